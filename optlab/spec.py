@@ -1,0 +1,406 @@
+"""The experiment spec: the one input format of the UI, the CLI, share links and export.
+
+Strict pydantic models (unknown keys are errors).  The parts whose keys depend on a
+name (an optimizer's keyword arguments, a scheduler's, a problem's fields) are
+validated against the catalogues with the same error paths
+(``runs[1].optimizer.betas``).  :func:`parse_spec` is the entry point; it raises
+:class:`SpecError` whose lines each name a field and say what is allowed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from fnmatch import fnmatchcase
+from typing import Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from optlab import optimizers, problems, schedulers
+
+
+def limit(name: str, default: int) -> int:
+    """A server limit from the environment (``OPTLAB_MAX_STEPS`` …), else ``default``."""
+    raw = os.environ.get(name)
+    try:
+        return int(raw) if raw else default
+    except ValueError:
+        return default
+
+
+def max_steps() -> int:
+    return limit("OPTLAB_MAX_STEPS", 100_000)
+
+
+def max_epochs() -> int:
+    return limit("OPTLAB_MAX_EPOCHS", 50)
+
+
+def max_runs() -> int:
+    return limit("OPTLAB_MAX_RUNS", 12)
+
+
+MAX_BATCH_SIZE = 4096
+
+
+class SpecError(ValueError):
+    """An invalid spec: ``errors`` holds (field path, message) pairs."""
+
+    def __init__(self, errors: list[tuple[str, str]]) -> None:
+        self.errors = errors
+        super().__init__("\n".join(f"{path}: {msg}" if path else msg for path, msg in errors))
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Named(BaseModel):
+    """A ``name`` plus keyword arguments that a catalogue validates."""
+
+    model_config = ConfigDict(extra="allow")
+    name: str
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        """The validated keyword arguments (everything but ``name`` and spec-only keys)."""
+        return dict(self.model_extra or {})
+
+
+def _revalidate(model: type[BaseModel], values: dict[str, Any]) -> dict[str, Any]:
+    """Validate ``values`` with ``model``; keep only the keys given, in canonical types."""
+    checked = model.model_validate(values)
+    return checked.model_dump(include=set(values))
+
+
+class ProblemSpec(_Named):
+    """``name`` plus the problem's own fields (start point, constants, noise…)."""
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _check(cls, data: Any, handler: Any) -> ProblemSpec:
+        spec = handler(data)
+        try:
+            problem = problems.get_problem(spec.name)
+        except ValueError as exc:
+            raise _name_error(spec.name, str(exc)) from None
+        spec.name = problem.name
+        fields = _revalidate(problem.Params, spec.kwargs)
+        spec.__pydantic_extra__ = fields
+        return spec
+
+    def build(self) -> problems.Problem:
+        cls = problems.get_problem(self.name)
+        return cls(cls.Params.model_validate(self.kwargs))
+
+
+class OptimizerSpec(_Named):
+    """``name`` (case-insensitive) plus the optimizer's keyword arguments, as in PyTorch.
+
+    ``Lookahead`` takes the optimizer it wraps as ``optimizer`` (itself a spec).
+    """
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _check(cls, data: Any, handler: Any) -> OptimizerSpec:
+        spec = handler(data)
+        try:
+            spec.name = optimizers.canonical_name(spec.name)
+        except ValueError as exc:
+            raise _name_error(spec.name, str(exc)) from None
+        kwargs = spec.kwargs
+        inner = kwargs.pop("optimizer", None)
+        info = optimizers.get_info(spec.name)
+        if info.wraps_optimizer:
+            if inner is None:
+                raise _field_error("optimizer", "Lookahead needs the optimizer it wraps, e.g. {\"name\": \"Adam\"}")
+            inner_spec = OptimizerSpec.model_validate(inner)
+        elif inner is not None:
+            raise _field_error("optimizer", f"{spec.name} does not wrap another optimizer")
+        values = _revalidate(info.params_model, kwargs)
+        if info.wraps_optimizer:
+            values["optimizer"] = inner_spec
+        spec.__pydantic_extra__ = values
+        return spec
+
+    @property
+    def inner(self) -> OptimizerSpec | None:
+        return (self.model_extra or {}).get("optimizer")
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        return {k: v for k, v in (self.model_extra or {}).items() if k != "optimizer"}
+
+
+class WarmupSpec(_Strict):
+    """Linear warmup before the schedule: ``LinearLR(start_factor → 1, steps)`` then the rest."""
+
+    steps: int = Field(ge=1, description="warmup length in scheduler steps")
+    start_factor: float = Field(0.01, gt=0.0, le=1.0)
+
+
+class SchedulerSpec(_Named):
+    """``name`` plus the scheduler's keyword arguments.
+
+    Composites (``SequentialLR``, ``ChainedScheduler``) nest ``schedulers``;
+    ``interval`` says whether it steps after every update or every epoch;
+    ``ReduceLROnPlateau`` watches ``monitor``; ``warmup`` prepends a linear warmup.
+    """
+
+    interval: Literal["step", "epoch"] = "step"
+    monitor: Literal["loss", "val_loss"] | None = None
+    warmup: WarmupSpec | None = None
+    schedulers: list[SchedulerSpec] | None = None
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _check(cls, data: Any, handler: Any) -> SchedulerSpec:
+        spec = handler(data)
+        try:
+            spec.name = schedulers.canonical_name(spec.name)
+        except ValueError as exc:
+            raise _name_error(spec.name, str(exc)) from None
+        info = schedulers.get_info(spec.name)
+        if info.composite and not spec.schedulers:
+            raise _field_error("schedulers", f"{spec.name} needs a non-empty list of schedulers")
+        if not info.composite and spec.schedulers:
+            raise _field_error("schedulers", f"{spec.name} is not a composite; only SequentialLR and ChainedScheduler take schedulers")
+        if spec.monitor is not None and spec.name != "ReduceLROnPlateau":
+            raise _field_error("monitor", "only ReduceLROnPlateau takes monitor")
+        spec.__pydantic_extra__ = _revalidate(info.params_model, spec.kwargs)
+        if spec.name == "SequentialLR":
+            milestones = spec.kwargs.get("milestones", [])
+            if len(milestones) != len(spec.schedulers or []) - 1:
+                raise _field_error(
+                    "milestones",
+                    f"SequentialLR needs exactly len(schedulers) - 1 = {len(spec.schedulers or []) - 1} milestones",
+                )
+        return spec
+
+
+class ParamGroupSpec(BaseModel):
+    """Parameters selected by glob(s) over ``named_parameters()`` names, with overrides.
+
+    Every other key overrides that optimizer hyperparameter for the group (``lr``,
+    ``weight_decay``, ``momentum``, ``betas``…).  ``frozen`` keeps the group out of
+    training; with ``unfreeze_at_step`` it joins the optimizer at that step.
+    """
+
+    model_config = ConfigDict(extra="allow")
+    params: str | list[str]
+    frozen: bool = False
+    unfreeze_at_step: int | None = Field(None, ge=1)
+
+    @field_validator("params")
+    @classmethod
+    def _non_empty(cls, value: str | list[str]) -> str | list[str]:
+        patterns = [value] if isinstance(value, str) else value
+        if not patterns or any(not p.strip() for p in patterns):
+            raise ValueError("give a glob such as 'fc*' or '*.bias' (or a list of them)")
+        return value
+
+    @model_validator(mode="after")
+    def _unfreeze_needs_frozen(self) -> ParamGroupSpec:
+        if self.unfreeze_at_step is not None and not self.frozen:
+            raise ValueError("unfreeze_at_step needs frozen: true")
+        return self
+
+    @property
+    def patterns(self) -> list[str]:
+        return [self.params] if isinstance(self.params, str) else list(self.params)
+
+    @property
+    def overrides(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+    def matches(self, name: str) -> bool:
+        return any(fnmatchcase(name, p) for p in self.patterns)
+
+
+class RunSpec(_Strict):
+    label: str = Field(min_length=1, max_length=60)
+    optimizer: OptimizerSpec
+    scheduler: SchedulerSpec | None = None
+    param_groups: list[ParamGroupSpec] = Field(default_factory=list, max_length=32)
+    clip_grad_norm: float | None = Field(
+        None, gt=0, description="clip the gradient norm to this value (off when omitted)"
+    )
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _check_groups(cls, data: Any, handler: Any) -> RunSpec:
+        run = handler(data)
+        info = optimizers.get_info(run.optimizer.inner.name if run.optimizer.inner else run.optimizer.name)
+        errors = []
+        for i, group in enumerate(run.param_groups):
+            try:
+                group.__pydantic_extra__ = _revalidate(info.params_model, group.overrides)
+            except ValidationError as exc:
+                for err in exc.errors():
+                    errors.append({**err, "loc": ("param_groups", i, *err["loc"])})
+        if errors:
+            raise ValidationError.from_exception_data("RunSpec", _line_errors(errors))
+        return run
+
+
+class ExperimentSpec(_Strict):
+    name: str = Field("", max_length=200)
+    problem: ProblemSpec
+    steps: int | None = Field(None, ge=1, description="updates per run (2-D problems)")
+    epochs: int | None = Field(None, ge=1, description="passes over the training data (models)")
+    batch_size: int | None = Field(None, ge=1, le=MAX_BATCH_SIZE)
+    seed: int = Field(0, ge=0, le=2**31 - 1)
+    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    runs: list[RunSpec] = Field(min_length=1)
+
+    @field_validator("steps")
+    @classmethod
+    def _steps_limit(cls, value: int | None) -> int | None:
+        if value is not None and value > max_steps():
+            raise ValueError(f"at most {max_steps()} steps on this server (OPTLAB_MAX_STEPS)")
+        return value
+
+    @field_validator("epochs")
+    @classmethod
+    def _epochs_limit(cls, value: int | None) -> int | None:
+        if value is not None and value > max_epochs():
+            raise ValueError(f"at most {max_epochs()} epochs on this server (OPTLAB_MAX_EPOCHS)")
+        return value
+
+    @field_validator("runs")
+    @classmethod
+    def _runs(cls, runs: list[RunSpec]) -> list[RunSpec]:
+        if len(runs) > max_runs():
+            raise ValueError(f"at most {max_runs()} runs per experiment (OPTLAB_MAX_RUNS)")
+        labels = [r.label for r in runs]
+        dupes = sorted({x for x in labels if labels.count(x) > 1})
+        if dupes:
+            raise ValueError(f"run labels must be unique; repeated: {', '.join(dupes)}")
+        return runs
+
+    @model_validator(mode="after")
+    def _fit_problem(self) -> ExperimentSpec:
+        cls = problems.get_problem(self.problem.name)
+        errors: list[dict[str, Any]] = []
+
+        def err(loc: tuple[Any, ...], msg: str) -> None:
+            errors.append({"type": "value_error", "loc": loc, "msg": msg, "input": None})
+
+        if cls.kind == "surface":
+            if self.steps is None:
+                self.steps = 500
+            for key in ("epochs", "batch_size"):
+                if getattr(self, key) is not None:
+                    err((key,), f"{self.problem.name} is a 2-D surface: give steps, not {key}")
+        else:
+            if self.steps is not None:
+                err(("steps",), f"{self.problem.name} trains a model: give epochs and batch_size, not steps")
+            self.epochs = self.epochs or cls.default_epochs
+            self.batch_size = self.batch_size or cls.default_batch_size
+        names = self.problem.build().parameter_names()
+        for r, run in enumerate(self.runs):
+            for g, group in enumerate(run.param_groups):
+                for pattern in group.patterns:
+                    if not any(fnmatchcase(n, pattern) for n in names):
+                        err(
+                            ("runs", r, "param_groups", g, "params"),
+                            f"{pattern!r} matches no parameter; parameters are: {', '.join(names)}",
+                        )
+            if run.scheduler and run.scheduler.monitor == "val_loss" and cls.kind == "surface":
+                err(("runs", r, "scheduler", "monitor"), "val_loss exists only for model problems; use loss")
+        if errors:
+            raise ValidationError.from_exception_data("ExperimentSpec", _line_errors(errors))
+        return self
+
+    @property
+    def is_surface(self) -> bool:
+        return problems.get_problem(self.problem.name).kind == "surface"
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent)
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_none=True, exclude_defaults=False)
+
+
+def _line_errors(errors: list[dict[str, Any]]) -> list[Any]:
+    from pydantic_core import PydanticCustomError
+
+    out = []
+    for e in errors:
+        msg = e.get("msg", "invalid value")
+        if e.get("type") == "value_error" and msg.startswith("Value error, "):
+            msg = msg[len("Value error, ") :]
+        out.append(
+            {
+                "type": PydanticCustomError("invalid", "{msg}", {"msg": msg}),
+                "loc": tuple(e["loc"]),
+                "input": e.get("input"),
+            }
+        )
+    return out
+
+
+def _field_error(field: str, msg: str) -> ValidationError:
+    return ValidationError.from_exception_data(
+        "spec", _line_errors([{"loc": (field,), "msg": msg, "input": None}])
+    )
+
+
+def _name_error(name: str, msg: str) -> ValidationError:
+    return ValidationError.from_exception_data(
+        "spec", _line_errors([{"loc": ("name",), "msg": msg, "input": name}])
+    )
+
+
+def format_path(loc: tuple[Any, ...]) -> str:
+    """('runs', 1, 'optimizer', 'betas') -> 'runs[1].optimizer.betas'."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in ("function-wrap[_check()]", "function-after[_check()]") or str(part).startswith(
+            "function-"
+        ):
+            continue
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _friendly(err: dict[str, Any]) -> str:
+    msg = str(err.get("msg", "invalid"))
+    kind = err.get("type", "")
+    if kind == "extra_forbidden":
+        return "unknown key (check the spelling; see `python -m optlab list`)"
+    if kind == "missing":
+        return "required field is missing"
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, ") :]
+    return msg
+
+
+def spec_errors(exc: ValidationError) -> list[tuple[str, str]]:
+    return [(format_path(tuple(e["loc"])), _friendly(e)) for e in exc.errors()]
+
+
+def parse_spec(data: str | bytes | dict[str, Any]) -> ExperimentSpec:
+    """Validate a spec given as JSON text or a dict; raises :class:`SpecError`."""
+    if isinstance(data, str | bytes):
+        try:
+            data = json.loads(data)
+        except json.JSONDecodeError as exc:
+            raise SpecError([("", f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")]) from None
+    if not isinstance(data, dict):
+        raise SpecError([("", "a spec is a JSON object with problem, runs, …")])
+    try:
+        return ExperimentSpec.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError(spec_errors(exc)) from None
