@@ -98,6 +98,14 @@ class Surface(Problem):
         """f(x, y) elementwise, for torch tensors or numpy arrays."""
         raise NotImplementedError
 
+    def code(self) -> str:
+        """Body of ``def f(x, y):`` computing ``value`` with the same operations, for export.
+
+        Constants are written with ``repr`` (exact round trip) and functions as ``torch.*``,
+        so the exported script reproduces the engine's numbers bit for bit.
+        """
+        raise NotImplementedError(f"{self.name} cannot be exported as a script")
+
     def minima(self) -> list[tuple[float, float]]:
         """Known global minima (for the plot), as points."""
         return []

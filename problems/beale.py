@@ -27,5 +27,8 @@ class Beale(Surface):
     def value(self, x: Any, y: Any) -> Any:
         return (1.5 - x + x * y) ** 2 + (2.25 - x + x * y**2) ** 2 + (2.625 - x + x * y**3) ** 2
 
+    def code(self) -> str:
+        return "return (1.5 - x + x * y) ** 2 + (2.25 - x + x * y**2) ** 2 + (2.625 - x + x * y**3) ** 2"
+
     def minima(self) -> list[tuple[float, float]]:
         return [(3.0, 0.5)]

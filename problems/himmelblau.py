@@ -33,5 +33,8 @@ class Himmelblau(Surface):
     def value(self, x: Any, y: Any) -> Any:
         return (x**2 + y - 11) ** 2 + (x + y**2 - 7) ** 2
 
+    def code(self) -> str:
+        return "return (x**2 + y - 11) ** 2 + (x + y**2 - 7) ** 2"
+
     def minima(self) -> list[tuple[float, float]]:
         return list(_MINIMA)

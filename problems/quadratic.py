@@ -57,5 +57,13 @@ class Quadratic(Surface):
         v = -self._sin * x + self._cos * y
         return 0.5 * (self._lambda_min * u**2 + self._lambda_max * v**2)
 
+    def code(self) -> str:
+        c, s, lo, hi = self._cos, self._sin, self._lambda_min, self._lambda_max
+        return (
+            f"u = {c!r} * x + {s!r} * y\n"
+            f"v = {-s!r} * x + {c!r} * y\n"
+            f"return 0.5 * ({lo!r} * u**2 + {hi!r} * v**2)"
+        )
+
     def minima(self) -> list[tuple[float, float]]:
         return [(0.0, 0.0)]

@@ -41,5 +41,12 @@ class Rastrigin(Surface):
         a, w = self.params.A, 2.0 * math.pi
         return 2.0 * a + (x**2 - a * _cos(w * x)) + (y**2 - a * _cos(w * y))
 
+    def code(self) -> str:
+        a, w = self.params.A, 2.0 * math.pi
+        return (
+            f"return 2.0 * {a!r} + (x**2 - {a!r} * torch.cos({w!r} * x))"
+            f" + (y**2 - {a!r} * torch.cos({w!r} * y))"
+        )
+
     def minima(self) -> list[tuple[float, float]]:
         return [(0.0, 0.0)]

@@ -39,6 +39,10 @@ class Rosenbrock(Surface):
         a, b = self.params.a, self.params.b
         return (a - x) ** 2 + b * (y - x**2) ** 2
 
+    def code(self) -> str:
+        a, b = self.params.a, self.params.b
+        return f"return ({a!r} - x) ** 2 + {b!r} * (y - x**2) ** 2"
+
     def minima(self) -> list[tuple[float, float]]:
         a = self.params.a
         return [(a, a * a)]

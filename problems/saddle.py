@@ -30,5 +30,8 @@ class Saddle(Surface):
     # the loss chart; ±10 stops escaped runs a little past the plot at a loss near −100.
     divergence_factor: ClassVar[float] = 5.0
 
+    def code(self) -> str:
+        return "return x**2 - y**2"
+
     def value(self, x: Any, y: Any) -> Any:
         return x**2 - y**2
