@@ -115,7 +115,7 @@ class OptimizerSpec(_Named):
             spec.name = optimizers.canonical_name(spec.name)
         except ValueError as exc:
             raise _name_error(spec.name, str(exc)) from None
-        kwargs = spec.kwargs
+        kwargs = dict(spec.model_extra or {})
         inner = kwargs.pop("optimizer", None)
         info = optimizers.get_info(spec.name)
         if info.wraps_optimizer:
