@@ -10,3 +10,5 @@ if [ ! -x "$VENV/bin/python" ]; then
     "$PYTHON" -m venv "$VENV"
 fi
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check ${PIP_EXTRA_ARGS:-} -r "$REQS"
+# the project itself, editable, so `python -m optlab` works from any folder
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps -e .
