@@ -1,0 +1,173 @@
+"""Real-browser test harness: a `streamlit run` server and Debian's Chromium via Playwright.
+
+Used by the pytest fixtures in conftest.py; usable directly for ad-hoc checks:
+
+    with streamlit_server("tests/e2e_apps/live_chart_demo.py") as url:
+        ...
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM_PATH = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+REQUIRE_ENV = "OPTLAB_REQUIRE_BROWSER"
+
+
+def browser_missing_reason() -> str | None:
+    """Why browser tests cannot run here, or None when they can."""
+    if not Path(CHROMIUM_PATH).exists():
+        return f"{CHROMIUM_PATH} not found (apt-get install chromium)"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "the playwright Python package is not installed"
+    return None
+
+
+def browser_required() -> bool:
+    """OPTLAB_REQUIRE_BROWSER=1 turns a missing browser into a failure, not a skip."""
+    return os.environ.get(REQUIRE_ENV, "") not in ("", "0")
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as resp:
+            return resp.status == 200 and resp.read().strip() == b"ok"
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    """Terminate the server's whole process group; kill it if it lingers."""
+    if proc.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def streamlit_server(
+    app_path: str | Path,
+    env: Mapping[str, str] | None = None,
+    *,
+    timeout: float = 60.0,
+) -> Iterator[str]:
+    """Run `streamlit run app_path` on a free port; yield its base URL until exit.
+
+    `env` is added to this process's environment (OPTLAB_HOME and friends); the repo
+    root goes first on PYTHONPATH so the app imports this checkout's optlab.
+    """
+    app = Path(app_path)
+    if not app.is_absolute():
+        app = REPO_ROOT / app
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    full_env = {**os.environ, **(env or {})}
+    full_env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(REPO_ROOT), full_env.get("PYTHONPATH", "")) if p
+    )
+    cmd = [
+        sys.executable, "-m", "streamlit", "run", str(app),
+        "--server.headless", "true",
+        "--server.address", "127.0.0.1",
+        "--server.port", str(port),
+        "--server.fileWatcherType", "none",
+        "--browser.gatherUsageStats", "false",
+    ]  # fmt: skip
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen(
+            cmd, cwd=REPO_ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + timeout
+            while not _healthy(url):
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    log.seek(0)
+                    tail = log.read().decode(errors="replace")[-4000:]
+                    state = (
+                        f"exited with {proc.returncode}"
+                        if proc.poll() is not None
+                        else (f"not healthy after {timeout:.0f} s")
+                    )
+                    raise RuntimeError(f"streamlit server for {app} {state}:\n{tail}")
+                time.sleep(0.2)
+            yield url
+        finally:
+            _stop(proc)
+
+
+def launch_chromium(playwright: Any) -> Any:
+    """Debian's Chromium, headless, no network side traffic."""
+    return playwright.chromium.launch(executable_path=CHROMIUM_PATH, args=CHROMIUM_ARGS)
+
+
+@dataclass
+class WebSocketLog:
+    """Sizes of websocket frames the page received (Streamlit's ForwardMsgs).
+
+    With `marker`, `marked[i]` says whether frame i contained those bytes.
+    """
+
+    marker: bytes | None = None
+    received: list[int] = field(default_factory=list)
+    marked: list[bool] = field(default_factory=list)
+
+    def attach(self, page: Any) -> WebSocketLog:
+        def on_frame(payload: str | bytes) -> None:
+            data = payload.encode() if isinstance(payload, str) else payload
+            self.received.append(len(data))
+            self.marked.append(self.marker is not None and self.marker in data)
+
+        page.on("websocket", lambda ws: ws.on("framereceived", on_frame))
+        return self
+
+    def mark(self) -> int:
+        """An index to measure frames received from now on."""
+        return len(self.received)
+
+    def max_since(self, mark: int, *, marked: bool | None = None) -> int:
+        """The largest frame since `mark`; only (un)marked ones if `marked` is given."""
+        sizes = [
+            size
+            for size, m in zip(self.received[mark:], self.marked[mark:], strict=True)
+            if marked is None or m == marked
+        ]
+        return max(sizes, default=0)

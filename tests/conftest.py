@@ -1,0 +1,72 @@
+"""Shared pytest fixtures."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests import browser as browser_harness
+
+# ---------------------------------------------------------------- real browser
+
+
+def _require_browser() -> None:
+    """Skip (or, with OPTLAB_REQUIRE_BROWSER=1, fail) when no browser can run."""
+    reason = browser_harness.browser_missing_reason()
+    if reason is None:
+        return
+    if browser_harness.browser_required():
+        pytest.fail(f"browser tests required ({browser_harness.REQUIRE_ENV}=1) but {reason}")
+    pytest.skip(f"browser tests skipped: {reason}")
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Any]:
+    """One headless Chromium for the session (Playwright sync API)."""
+    _require_browser()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = browser_harness.launch_chromium(pw)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def page(chromium: Any) -> Iterator[Any]:
+    """A fresh page in its own browser context."""
+    context = chromium.new_context(viewport={"width": 1200, "height": 900})
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+StreamlitAppFactory = Callable[..., str]
+
+
+@pytest.fixture(scope="session")
+def streamlit_app() -> Iterator[StreamlitAppFactory]:
+    """Factory: `streamlit_app(app_path, env={...})` -> base URL of a running server.
+
+    Servers are shared per (app, env) for the session and stopped at its end.
+    """
+    _require_browser()
+    servers: dict[tuple[str, tuple[tuple[str, str], ...]], str] = {}
+    with contextlib.ExitStack() as stack:
+
+        def start(app_path: str | Path, env: Mapping[str, str] | None = None) -> str:
+            cache_key = (str(app_path), tuple(sorted((env or {}).items())))
+            if cache_key not in servers:
+                servers[cache_key] = stack.enter_context(
+                    browser_harness.streamlit_server(app_path, env)
+                )
+            return servers[cache_key]
+
+        yield start
