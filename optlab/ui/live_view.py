@@ -1,0 +1,165 @@
+"""The live view of one stored experiment: charts that update in place while it runs.
+
+A polling fragment (``run_every=POLL_SECONDS``) re-reads only the new steps from the
+store and redraws every chart through ``live_chart`` (Plotly.react on the same DOM
+node, the user's zoom kept).  Polling stops when every run is done: the fragment
+asks for one full rerun, after which it is declared without ``run_every``.  Then a
+step slider replays the trajectories.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from optlab.ui import figures, theme
+from optlab.ui.live_chart import live_chart
+from optlab.ui.live_data import ExperimentData, default_threshold, refresh, summary_rows
+from optlab.ui.manager import manager, store
+from optlab.ui.status_bar import status_bar
+from optlab.ui.widgets import fmt_num
+
+POLL_SECONDS = 0.2
+_CACHE = "optlab:live:data"
+_MAX_HELD = 4
+
+
+def load(exp_id: str) -> ExperimentData:
+    """The experiment's data, updated from the store since the last call in this session."""
+    held: dict[str, ExperimentData] = st.session_state.setdefault(_CACHE, {})
+    data = refresh(store(), exp_id, held.get(exp_id))
+    held[exp_id] = data
+    for old in list(held)[:-_MAX_HELD]:
+        if old != exp_id:
+            held.pop(old, None)
+    return data
+
+
+def _cancel(exp_id: str, run: int | None) -> None:
+    try:
+        manager().cancel(exp_id, run)
+    except Exception as exc:  # a finished or unknown experiment: say so, never a traceback
+        st.toast(f"Could not cancel: {exc}")
+
+
+def _replay(data: ExperimentData, key: str) -> int | None:
+    """The replay slider (finished experiments): the step every chart is drawn up to."""
+    longest = max((r.last_step for r in data.runs), default=-1)
+    if data.active or longest < 1 or not data.is_surface:
+        return None
+    step = st.slider(
+        "Replay: step",
+        0,
+        longest,
+        longest,
+        key=f"{key}:replay",
+        help="drag to replay the trajectories; the charts mark the step",
+    )
+    return None if step >= longest else step
+
+
+def summary_table(data: ExperimentData, key: str) -> None:
+    threshold = default_threshold(data) if data.is_surface else None
+    rows = summary_rows(data, threshold)
+    if not rows:
+        return
+    frame = pd.DataFrame(rows)
+    for col in ("final loss", "best loss"):
+        frame[col] = [fmt_num(v, 5) for v in frame[col]]
+    colors = [theme.run_color(r.color_at) for r in data.runs]
+
+    def colour(row: pd.Series) -> list[str]:
+        c = colors[row.name % len(colors)] if colors else "#000"
+        return [f"border-left: 6px solid {c}" if col == "run" else "" for col in row.index]
+
+    config = {
+        "wall time (s)": st.column_config.NumberColumn(format="%.2f"),
+        "val acc": st.column_config.NumberColumn("val acc (%)", format="%.1f"),
+    }
+    for col in frame.columns:
+        if col.startswith("steps to"):
+            config[col] = st.column_config.NumberColumn(format="%d", help="first step at or below")
+    st.dataframe(
+        frame.style.apply(colour, axis=1),
+        hide_index=True,
+        width="stretch",
+        key=key,
+        column_config=config,
+    )
+
+
+def _surface_charts(
+    data: ExperimentData,
+    key: str,
+    start: tuple[float, float] | None,
+    on_click: Callable[[dict[str, float]], None] | None,
+) -> None:
+    from optlab.spec import parse_spec
+
+    upto = _replay(data, key) if not data.active else None
+    problem = parse_spec(data.spec).problem.build()
+    fig = figures.contour_figure(problem, data.runs, start=start, upto=upto)
+    click = live_chart(
+        fig,
+        key=f"{key}:contour",
+        height=theme.CONTOUR_HEIGHT,
+        static_traces=figures.CONTOUR_STATIC,
+        on_click=on_click is not None,
+    )
+    if click is not None and on_click is not None:
+        on_click(click)
+    left, right = st.columns(2)
+    with left:
+        live_chart(figures.loss_figure(data.runs, upto=upto), key=f"{key}:loss", height=360)
+    with right:
+        live_chart(figures.lr_figure(data.runs, upto=upto), key=f"{key}:lr", height=360)
+
+
+def _model_charts(data: ExperimentData, key: str) -> None:
+    left, right = st.columns(2)
+    with left:
+        live_chart(figures.loss_figure(data.runs), key=f"{key}:loss", height=360)
+    with right:
+        live_chart(figures.lr_figure(data.runs), key=f"{key}:lr", height=360)
+    classification = any(e.get("val_acc") is not None for r in data.runs for e in r.epochs)
+    left, right = st.columns(2)
+    with left:
+        live_chart(figures.epoch_figure(data.runs, "loss"), key=f"{key}:epochs", height=340)
+    with right:
+        if classification:
+            live_chart(figures.epoch_figure(data.runs, "val_acc"), key=f"{key}:acc", height=340)
+        elif not any(r.epochs for r in data.runs):
+            st.caption("Per-epoch train/validation curves appear after the first epoch.")
+
+
+def live_view(
+    exp_id: str,
+    *,
+    key: str,
+    start: tuple[float, float] | None = None,
+    on_click: Callable[[dict[str, float]], None] | None = None,
+    after: Callable[[ExperimentData], Any] | None = None,
+) -> ExperimentData:
+    """Status, charts and summary of ``exp_id``, polling while it runs."""
+    first = load(exp_id)
+    was_active = first.active
+
+    @st.fragment(run_every=POLL_SECONDS if was_active else None)
+    def panel() -> None:
+        data = load(exp_id)
+        status_bar(data, on_cancel=lambda run: _cancel(exp_id, run), key=key)
+        if data.is_surface:
+            _surface_charts(data, key, start, on_click)
+        else:
+            _model_charts(data, key)
+        summary_table(data, f"{key}:summary")
+        if after is not None:
+            after(data)
+        if was_active and not data.active:
+            st.rerun(scope="app")  # stop polling: the next full run has no run_every
+
+    panel()
+    return first

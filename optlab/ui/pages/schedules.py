@@ -1,0 +1,7 @@
+"""placeholder"""
+
+import streamlit as st
+
+
+def render() -> None:
+    st.write("schedules")

@@ -1,0 +1,112 @@
+"""Surfaces: optimizers racing across a 2-D loss surface, live.
+
+Left: the problem, the start point and the runs; right: the contour with every
+trajectory, loss and learning rate per step, the summary.  The sidebar holds the
+presets, the share link, downloads and upload.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from optlab.ui import client, page_state, presets, theme
+from optlab.ui import draft as drafts
+from optlab.ui.figures import CONTOUR_STATIC, contour_figure
+from optlab.ui.live_chart import live_chart
+from optlab.ui.live_view import live_view
+from optlab.ui.manager import experiment_or_none, warm_up
+from optlab.ui.run_bar import run_bar
+from optlab.ui.run_table import runs_editor, show_run_errors
+from optlab.ui.sidebar import presets_section, share_section, upload_section
+from optlab.ui.surface_setup import problem_identity, request_start, surface_setup
+from optlab.ui.teach import code_section
+from optlab.ui.validation import validate
+
+PAGE = "surfaces"
+DEFAULT = presets.get("sgdm_adam_rosenbrock").spec
+CHART_KEY = "surfaces"
+
+
+def _load(spec: dict[str, Any]) -> None:
+    page_state.load_spec(PAGE, spec)
+
+
+def _clicked(point: dict[str, float]) -> None:
+    request_start(PAGE, point)
+    st.rerun(scope="app")
+
+
+def _preview(cls: Any, draft: dict[str, Any]) -> None:
+    """The contour of the surface being set up, with its start point (click to move it)."""
+    problem_spec = draft.get("problem") or {}
+    try:
+        params = {k: v for k, v in problem_spec.items() if k != "name"}
+        problem = cls(cls.Params.model_validate(params))
+    except Exception:  # the form holds an invalid value: draw the defaults meanwhile
+        problem = cls()
+    start = problem.start
+    fig = contour_figure(problem, [], start=start)
+    click = live_chart(
+        fig,
+        key=f"{CHART_KEY}:contour",
+        height=theme.CONTOUR_HEIGHT,
+        static_traces=CONTOUR_STATIC,
+        on_click=True,
+    )
+    if click is not None:
+        _clicked(click)
+    st.caption("Click on the contour to move the start point. Press **Run** to race the runs.")
+
+
+def _start(draft: dict[str, Any]) -> tuple[float, float] | None:
+    start = (draft.get("problem") or {}).get("start")
+    if (
+        isinstance(start, list)
+        and len(start) == 2
+        and all(isinstance(v, int | float) for v in start)
+    ):
+        return float(start[0]), float(start[1])
+    return None
+
+
+def render() -> None:
+    st.html(theme.PAGE_CSS)
+    client.remember()
+    warm_up()
+    draft = page_state.from_url(PAGE, DEFAULT)
+    with st.sidebar:
+        presets_section(PAGE, _load)
+    note = page_state.pop_notice(PAGE)
+    if note:
+        st.info(note)
+    left, right = st.columns([5, 7], gap="large")
+    with left:
+        bar = st.container()
+        cls = surface_setup(PAGE, draft)
+        st.markdown("#### Runs")
+        boxes = runs_editor(PAGE, draft, steps=int(draft.get("steps") or 500), model=False)
+    spec, errors = validate(draft)
+    show_run_errors(boxes, errors)
+    with bar:
+        run_bar(PAGE, spec, errors, busy=False)
+    exp_id = page_state.shown(PAGE)
+    stored = experiment_or_none(exp_id) if exp_id else None
+    if exp_id and (stored is None or problem_identity(stored["spec"]) != problem_identity(draft)):
+        page_state.show(PAGE, None)  # the form moved to another surface: a new experiment
+        exp_id = None
+    with right:
+        if exp_id:
+            live_view(exp_id, key=CHART_KEY, start=_start(draft), on_click=_clicked)
+        else:
+            _preview(cls, draft)
+    if spec is not None:
+        code_section(spec)
+    with st.sidebar:
+        share_section(
+            draft=draft, spec=spec, shown=exp_id, shown_name=(stored or {}).get("name", "")
+        )
+        upload_section(PAGE, _load)
+    drafts.put(PAGE, draft)
+    page_state.sync_url(PAGE, draft)

@@ -1,0 +1,62 @@
+"""The Run button: validate, submit to the job manager, show the experiment.
+
+Refusals (per-client limits, a full queue) and validation problems come back as
+friendly messages, never as a traceback; the UI itself never trains anything.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from optlab.spec import SpecError
+from optlab.ui import page_state
+from optlab.ui.client import client_id
+from optlab.ui.manager import manager
+from optlab.ui.validation import outside_runs, show_errors
+
+
+def submit(page: str, spec: Any) -> str | None:
+    """Queue ``spec`` for this browser; the experiment id, or None after a message."""
+    from optlab.jobs import LimitError
+
+    try:
+        exp_id = manager().submit(spec, client=client_id())
+    except LimitError as exc:
+        st.warning(f"Not started — {exc}", icon="⏳")
+        return None
+    except SpecError as exc:
+        show_errors(list(exc.errors))
+        return None
+    except Exception as exc:  # the manager is down or the store unwritable: say so plainly
+        st.error(f"Could not start the experiment: {exc}", icon="⚠️")
+        return None
+    page_state.show(page, exp_id)
+    return exp_id
+
+
+def run_bar(page: str, spec: Any, errors: list[tuple[str, str]], *, busy: bool) -> str | None:
+    """The Run button and the errors that block it; the new experiment's id when clicked."""
+    cols = st.columns([1.3, 2.7], vertical_alignment="center")
+    clicked = cols[0].button(
+        "Run",
+        type="primary",
+        icon=":material/play_arrow:",
+        key=f"run:{page}",
+        disabled=spec is None,
+        width="stretch",
+        help="validate and start every run (paired: same start, same batches)",
+    )
+    with cols[1]:
+        if spec is None:
+            n = len(errors)
+            st.markdown(f"**{n} setting{'s' if n != 1 else ''} to fix** before running.")
+        elif busy:
+            st.caption("An experiment is running; Run starts another one next to it.")
+        else:
+            st.caption(f"{len(spec.runs)} run(s) side by side, paired.")
+    show_errors(outside_runs(errors))
+    if clicked and spec is not None:
+        return submit(page, spec)
+    return None

@@ -1,0 +1,54 @@
+"""Validate the form with the CLI's own rules and show what is wrong, field by field."""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from typing import Any
+
+import streamlit as st
+
+from optlab.spec import ExperimentSpec, SpecError, parse_spec
+from optlab.ui.draft import clean
+
+_CACHE: OrderedDict[str, ExperimentSpec | SpecError] = OrderedDict()
+_CACHE_SIZE = 256
+
+
+def validate(draft: dict[str, Any]) -> tuple[ExperimentSpec | None, list[tuple[str, str]]]:
+    """(the validated spec, []) or (None, [(field path, message), …]).
+
+    Cached by the draft's JSON: the form validates on every rerun.
+    """
+    data = clean(draft)
+    try:
+        text = json.dumps(data, sort_keys=True, allow_nan=False)
+    except (TypeError, ValueError):
+        return None, [("", "a value is not a plain number (NaN or infinity?)")]
+    hit = _CACHE.get(text)
+    if hit is None:
+        try:
+            hit = parse_spec(data)
+        except SpecError as exc:
+            hit = exc
+        _CACHE[text] = hit
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    else:
+        _CACHE.move_to_end(text)
+    if isinstance(hit, SpecError):
+        return None, list(hit.errors)
+    return hit, []
+
+
+def outside_runs(errors: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The errors not shown on a run card (problem, steps, limits…)."""
+    return [(p, m) for p, m in errors if not p.startswith("runs[")]
+
+
+def show_errors(errors: list[tuple[str, str]], *, title: str = "Fix these settings to run") -> None:
+    """One box listing every error with its field path (the same words as the CLI)."""
+    if not errors:
+        return
+    lines = "\n".join(f"- **{path or 'spec'}** — {msg}" for path, msg in errors)
+    st.error(f"{title}:\n\n{lines}", icon="⚠️")
