@@ -144,3 +144,14 @@ def test_element_sends_static_content_until_the_page_holds_it() -> None:
     assert "content" in first["static"] and "content" in second["static"]
     assert first["plotly_url"].endswith("/component/optlab.ui.live_chart.plotlyjs/plotly.min.js")
     assert "clicked: None" in at.markdown[0].value
+
+
+def test_key_with_double_underscore_is_refused_clearly() -> None:
+    def app() -> None:
+        from optlab.ui.live_chart import live_chart
+
+        live_chart({"data": [{"x": [1], "y": [2]}]}, key="a__b")
+
+    at = AppTest.from_function(app)
+    at.run()
+    assert "must not contain '__'" in at.exception[0].message

@@ -218,6 +218,8 @@ def live_chart(
     ``on_click=True`` a click on the plot area returns ``{"x": ..., "y": ...}`` in
     data coordinates, on the one run that the click triggers; otherwise ``None``.
     """
+    if "__" in key:  # components v2 split element ids on "__"
+        raise ValueError(f"live_chart key {key!r} must not contain '__'")
     previous = st.session_state.get(key)  # the element's state from the last run
     page_hash = previous.get("static_hash") if isinstance(previous, dict) else None
     payload, _ = build_payload(
