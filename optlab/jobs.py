@@ -256,6 +256,13 @@ class JobManager:
             (self.store.path.parent / "checkpoints" / f"{exp_id}.pt").unlink()
         return True
 
+    def delete(self, exp_id: str, timeout: float = 10.0) -> None:
+        """Delete a stored experiment, cancelling it first if it is still active."""
+        if self.is_active(exp_id):
+            self.cancel(exp_id)
+            self.wait(exp_id, timeout)
+        self.store.delete(exp_id)
+
     def _on_done(self, job: Job) -> None:
         with self._lock:
             self._jobs.pop(job.id, None)

@@ -151,6 +151,7 @@ class LocalExecutor:
         self._cond = threading.Condition()
         self._stopping = False
         self._gpu: bool | None = None  # does slot 0's worker see a GPU? (None: not known yet)
+        self._idle: set[int] = set()  # slots waiting for a job
         self.workers: list[WorkerProcess | None] = [None] * workers
         self._threads = [
             threading.Thread(
@@ -207,20 +208,26 @@ class LocalExecutor:
     def _eligible(self, job: Job, slot: int, running_by_client: collections.Counter[str]) -> bool:
         if running_by_client[job.client] >= self.max_running_per_client:
             return False
-        # a GPU job waits for the GPU worker (slot 0) unless there turns out to be no GPU
-        return not (job.needs_gpu and slot != 0 and self._gpu is not False)
+        if job.needs_gpu:  # waits for the GPU worker (slot 0) unless there is no GPU
+            return slot == 0 or self._gpu is False
+        # keep the GPU worker for GPU jobs while a CPU-only worker is free
+        return not (slot == 0 and self._gpu and self._idle - {0})
 
     def _next_job(self, slot: int) -> Job | None:
         with self._cond:
-            while not self._stopping:
-                by_client = collections.Counter(j.client for j, _ in self._running.values())
-                for job in self._queue:
-                    if self._eligible(job, slot, by_client):
-                        self._queue.remove(job)
-                        job.state = "running"
-                        return job
-                self._cond.wait()
-            return None
+            self._idle.add(slot)
+            try:
+                while not self._stopping:
+                    by_client = collections.Counter(j.client for j, _ in self._running.values())
+                    for job in self._queue:
+                        if self._eligible(job, slot, by_client):
+                            self._queue.remove(job)
+                            job.state = "running"
+                            return job
+                    self._cond.wait()
+                return None
+            finally:
+                self._idle.discard(slot)
 
     # ------------------------------------------------------------------ slots
 

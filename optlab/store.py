@@ -177,7 +177,7 @@ class Store:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._pks: dict[str, int] = {}
-        self._all: list[sqlite3.Connection] = []
+        self._all: list[tuple[threading.Thread, sqlite3.Connection]] = []
         self._lock = threading.Lock()
         conn = self.conn
         if int(conn.execute("PRAGMA user_version").fetchone()[0]) != SCHEMA_VERSION:
@@ -201,8 +201,15 @@ class Store:
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA foreign_keys = ON")
             self._local.conn = conn
-            with self._lock:
-                self._all.append(conn)
+            with self._lock:  # threads come and go (a Streamlit rerun): close their connections
+                alive = []
+                for thread, other in self._all:
+                    if thread.is_alive():
+                        alive.append((thread, other))
+                    else:
+                        with contextlib.suppress(sqlite3.Error):
+                            other.close()
+                self._all = [*alive, (threading.current_thread(), conn)]
         return conn
 
     @contextlib.contextmanager
@@ -219,7 +226,7 @@ class Store:
 
     def close(self) -> None:
         with self._lock:
-            for conn in self._all:
+            for _, conn in self._all:
                 with contextlib.suppress(sqlite3.Error):
                     conn.close()
             self._all.clear()

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from optlab import store_schema
 from optlab.engine import Experiment, run_experiment
@@ -49,6 +50,15 @@ MODEL = {
         {"label": "Adam", "optimizer": {"name": "Adam", "lr": 0.01}},
     ],
 }
+
+
+@pytest.fixture(autouse=True)
+def one_thread() -> None:
+    """Run the engine here on one thread, as a worker does (and fast on a busy machine)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture
@@ -360,3 +370,17 @@ def test_cli_run_stores_and_runs_show_export(
     assert "Adam" in capsys.readouterr().out
     assert main(["show", "nope"]) == 2
     assert "no experiment 'nope'" in capsys.readouterr().err
+
+
+def test_connections_of_finished_threads_are_closed(store: Store) -> None:
+    exp_id = store.create_experiment(synthetic_spec(), owner="test")
+
+    def read() -> None:
+        store.get_experiment(exp_id)
+
+    for _ in range(30):  # like Streamlit reruns, each in a new thread
+        t = threading.Thread(target=read)
+        t.start()
+        t.join()
+    store.get_experiment(exp_id)
+    assert len(store._all) <= 2
