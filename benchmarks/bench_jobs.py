@@ -20,6 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import torch
+
 from optlab.engine import run_experiment
 from optlab.jobs import JobManager, Limits
 from optlab.spec import ExperimentSpec, parse_spec
@@ -83,7 +85,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--steps", type=int, default=3000)
+    parser.add_argument(
+        "--threads", type=int, default=1, help="torch threads, here and in the worker"
+    )
     args = parser.parse_args()
+    torch.set_num_threads(args.threads)
 
     with tempfile.TemporaryDirectory() as home:
         manager = JobManager(
@@ -110,7 +116,10 @@ def main() -> None:
             manager.shutdown()
 
     md, mw = statistics.median(direct), statistics.median(worker)
-    print(f"six-optimizer Rosenbrock, {args.steps} steps, {args.repeats} repeats (medians)")
+    print(
+        f"six-optimizer Rosenbrock, {args.steps} steps, {args.repeats} repeats (medians), "
+        f"{args.threads} torch thread(s) here and in the worker"
+    )
     print(f"  run_experiment in-process (optlab run --no-store): {md * 1e3:8.1f} ms")
     print(f"  worker process + SQLite store, submit → stored:    {mw * 1e3:8.1f} ms")
     print(f"  ratio worker / direct: {mw / md:.3f}x")

@@ -116,6 +116,7 @@ class JobManager:
         workers: int | None = None,
         limits: Limits | None = None,
         executor: Executor | None = None,
+        threads: int | None = None,
         checkpoint_seconds: float | None = None,
         flush_seconds: float | None = None,
     ) -> None:
@@ -134,7 +135,8 @@ class JobManager:
             executor = LocalExecutor(
                 self.store,
                 workers=max(1, n),
-                threads=max(1, limit("OPTLAB_WORKER_THREADS", max(1, (cores - 1) // max(1, n)))),
+                threads=threads
+                or max(1, limit("OPTLAB_WORKER_THREADS", max(1, (cores - 1) // max(1, n)))),
                 max_running_per_client=self.limits.running_per_client,
                 flush_seconds=flush_seconds or _env_float("OPTLAB_FLUSH_SECONDS", 0.05),
                 checkpoint_seconds=checkpoint_seconds

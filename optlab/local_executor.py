@@ -113,6 +113,8 @@ class WorkerProcess:
 
     def stop(self) -> None:
         """Close the channel (the worker exits on EOF); kill it if it lingers."""
+        if not self.info:  # still warming up: it reads no messages yet
+            self.proc.kill()
         with contextlib.suppress(Exception):
             self.send(("stop",))
         with contextlib.suppress(Exception):
@@ -188,9 +190,9 @@ class LocalExecutor:
             self._stopping = True
             self._queue.clear()
             self._cond.notify_all()
-        for w in list(self.workers):
-            if w is not None:
-                w.stop()
+            workers = [w for w in self.workers if w is not None]
+        for w in workers:
+            w.stop()
         for t in self._threads:
             t.join(timeout=10)
 
@@ -232,8 +234,11 @@ class LocalExecutor:
     # ------------------------------------------------------------------ slots
 
     def _start_worker(self, slot: int) -> WorkerProcess:
-        worker = WorkerProcess(slot, self.threads, gpu=slot == 0)
-        self.workers[slot] = worker
+        with self._cond:  # so that shutdown() sees every worker it must stop
+            if self._stopping:
+                raise RuntimeError("shutting down")
+            worker = WorkerProcess(slot, self.threads, gpu=slot == 0)
+            self.workers[slot] = worker
         info = worker.wait_ready()
         if slot == 0:
             with self._cond:
@@ -250,6 +255,8 @@ class LocalExecutor:
                     worker = self._start_worker(slot)
                     failures = 0
                 except Exception as exc:
+                    if self._stopping:
+                        return
                     failures += 1
                     self._worker_start_failed(slot, exc, failures)
                     continue

@@ -352,3 +352,21 @@ def test_gpu_jobs_go_to_the_gpu_worker_and_surfaces_to_the_others(tmp_path: Path
     ex._gpu = False  # no GPU after all: any worker runs anything
     assert ex._eligible(model, 1, none)
     assert not ex._eligible(plane, 1, Counter({"": 1}))  # the client's running limit
+
+
+def test_get_manager_is_one_process_wide_manager_in_optlab_home(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from optlab.jobs import get_manager, shutdown_manager
+
+    monkeypatch.setenv("OPTLAB_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("OPTLAB_WORKERS", "1")
+    try:
+        m = get_manager()
+        assert get_manager() is m
+        assert m.store.path == tmp_path / "home" / "optlab.db"
+        assert len(executor(m).workers) == 1
+    finally:
+        shutdown_manager()
+    with pytest.raises(RuntimeError, match="shut down"):
+        m.submit(surface(10))
