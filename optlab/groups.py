@@ -14,6 +14,7 @@ unfreeze, ordered by their step (ties in spec order).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import torch
@@ -38,7 +39,7 @@ class GroupPlan:
     later: list[PlannedGroup]  # join at unfreeze_at_step, sorted by step
     frozen_forever: list[PlannedGroup]
 
-    @property
+    @cached_property
     def names(self) -> list[str]:
         """Group names in optimizer order (the lr columns)."""
         return [g.name for g in self.active + self.later]

@@ -160,9 +160,7 @@ class SurfaceRunner:
             opt.schedule_step({"loss": float(self.loss[t, r.index])})
         except Exception as exc:
             r.status, r.message = "failed", f"step {t}: {type(exc).__name__}: {exc}"
-            return
-        if not torch.isfinite(r.xy).all():
-            self._diverge(r, t + 1)
+        # a non-finite point shows up in the next step's record (or in the final value)
 
     def _diverge(self, r: _Run, t: int) -> None:
         r.status, r.diverged_at = "diverged", t
@@ -175,7 +173,10 @@ class SurfaceRunner:
                 value = float(self.problem.value(r.xy[0], r.xy[1]))
             r.final_params = [float(v) for v in r.xy.detach()]
             r.final_loss = value
-            r.status = "finished"
+            if all(np.isfinite(r.final_params)) and np.isfinite(value):
+                r.status = "finished"
+            else:
+                self._diverge(r, self.steps)
 
     def cancel(self, runs: set[int] | None) -> None:
         for r in self.active:
