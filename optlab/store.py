@@ -33,26 +33,14 @@ import numpy as np
 
 from optlab import paths
 from optlab.records import FINAL_STATES, Batch
+from optlab.store_owner import new_owner, owner_alive, release_owner
 from optlab.store_schema import SCHEMA_VERSION, migrate
 
 #: experiment statuses; ``interrupted`` ones can be resumed
 EXPERIMENT_STATES = ("queued", "running", "finished", "failed", "cancelled", "interrupted")
 ACTIVE_STATES = ("queued", "running")
 BUSY_TIMEOUT_MS = 30_000
-
-#: owner tokens of the job managers / recorders alive in THIS process
-_LIVE_OWNERS: set[str] = set()
-
-
-def new_owner() -> str:
-    """A token for a process-local writer; experiments it owns count as alive."""
-    token = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
-    _LIVE_OWNERS.add(token)
-    return token
-
-
-def release_owner(token: str) -> None:
-    _LIVE_OWNERS.discard(token)
+__all__ = ["StepRows", "Store", "UnknownExperiment", "new_owner", "release_owner", "spec_key"]
 
 
 def spec_key(spec_dict: dict[str, Any]) -> str:
@@ -78,35 +66,6 @@ def library_versions() -> dict[str, str]:
             pyproject = Path(__file__).resolve().parent.parent / "pyproject.toml"
             out["optlab"] = tomllib.loads(pyproject.read_text("utf-8"))["project"]["version"]
     return out
-
-
-def _pid_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    if os.name == "nt":  # os.kill(pid, 0) would send CTRL_C there; be conservative
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a killed process whose parent has not reaped it yet is a zombie: dead
-        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return True
-
-
-def _owner_alive(owner: str, pid: int | None, host: str) -> bool:
-    """Whether the writer that owns an active experiment is still there."""
-    if not owner or pid is None:
-        return False
-    if host != socket.gethostname():
-        return True  # another machine's (a shared volume): not ours to judge
-    if pid == os.getpid():
-        return owner in _LIVE_OWNERS
-    return _pid_alive(pid)
 
 
 @dataclass
@@ -477,7 +436,7 @@ class Store:
         ).fetchall()
         marked = []
         for exp_id, status, owner, pid, host in rows:
-            if _owner_alive(owner, pid, host):
+            if owner_alive(owner, pid, host):
                 continue
             why = (
                 "the server stopped while this experiment ran; resume it from its last checkpoint"
