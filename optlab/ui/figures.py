@@ -213,15 +213,15 @@ def lr_figure(runs: list[RunSeries], *, upto: int | None = None) -> dict[str, An
 
 
 def epoch_figure(runs: list[RunSeries], metric: str) -> dict[str, Any]:
-    """Per-epoch curves: ``loss`` (train solid, validation dashed) or ``val_acc``."""
+    """Per-epoch curves: ``loss`` (train solid, validation dotted) or ``val_acc``."""
     traces = []
     for run in runs:
         color = theme.run_color(run.color_at)
         epochs = [e["epoch"] for e in run.epochs]
-        keys = (("train_loss", "train", "solid"), ("val_loss", "val", "dash"))
+        keys = (("train_loss", "train", "solid"), ("val_loss", "validation", "dot"))
         if metric == "val_acc":
-            keys = (("val_acc", "val acc", "solid"),)
-        for key, suffix, dash in keys:
+            keys = (("val_acc", "validation", "solid"),)
+        for i, (key, what, dash) in enumerate(keys):
             values = [e.get(key) for e in run.epochs]
             traces.append(
                 {
@@ -229,12 +229,16 @@ def epoch_figure(runs: list[RunSeries], metric: str) -> dict[str, Any]:
                     "mode": "lines+markers",
                     "x": epochs,
                     "y": [np.nan if v is None else v for v in values],
-                    "line": {"color": color, "width": 2.5, "dash": dash},
-                    "marker": {"size": 9},
-                    "name": f"{run.label} {suffix}",
+                    "line": {"color": color, "width": 3, "dash": dash},
+                    "marker": {"size": 10, "symbol": "circle" if i == 0 else "circle-open"},
+                    "name": run.label,
+                    "legendgroup": run.label,
+                    "showlegend": i == 0,
+                    "hovertemplate": f"{run.label} {what}<br>epoch %{{x}}: %{{y:.4g}}"
+                    "<extra></extra>",
                 }
             )
-    title = "accuracy (validation)" if metric == "val_acc" else "loss per epoch"
+    title = "validation accuracy" if metric == "val_acc" else "loss (train —, val ···)"
     layout = theme.base_layout(xaxis_title="epoch", yaxis_title=title)
     layout["xaxis"]["dtick"] = 1
     if metric == "val_acc":
@@ -274,7 +278,7 @@ def schedule_figure(
                 }
             )
     layout = theme.base_layout(xaxis_title="step", yaxis_title=height_title)
-    layout["yaxis"]["exponentformat"] = "e"
+    layout["yaxis"].update(exponentformat="e", rangemode="tozero")
     return {"data": traces, "layout": layout}
 
 

@@ -154,15 +154,15 @@ def run_card(
             out.update(extra(run, key, index))
         optimizer_teach(opt.get("name", "SGD"))
         errbox = st.container()
-        buttons = st.columns([3, 1, 1])
-        buttons[1].button(
+        buttons = st.container(horizontal=True, horizontal_alignment="right")
+        buttons.button(
             "Duplicate",
             key=f"{key}:dup",
             on_click=on_duplicate,
             type="tertiary",
             icon=":material/content_copy:",
         )
-        buttons[2].button(
+        buttons.button(
             "Remove",
             key=f"{key}:rm",
             on_click=on_remove,

@@ -53,14 +53,18 @@ def _children(spec: dict[str, Any], key: str, steps: int, lr: float) -> list[dic
     for i, kid in enumerate(list(kids)):
         ukey = f"{key}:kid:{kid['_uid']}"
         with st.container(border=True):
-            top = st.columns([5, 1], vertical_alignment="bottom")
-            with top[0]:
-                name = scheduler_select(
-                    f"schedule {i + 1}", f"{ukey}:name", kid.get("name"), allow_composite=False
+            name = scheduler_select(
+                f"schedule {i + 1}", f"{ukey}:name", kid.get("name"), allow_composite=False
+            )
+            if len(kids) > 1:
+                st.button(
+                    "Remove this schedule",
+                    key=f"{ukey}:rm",
+                    type="tertiary",
+                    icon=":material/close:",
+                    on_click=kids.remove,
+                    args=(kid,),
                 )
-            if top[1].button("Remove", key=f"{ukey}:rm", disabled=len(kids) <= 1):
-                kids.remove(kid)
-                st.rerun()
             if name is None:
                 continue
             if name != kid.get("name"):
@@ -100,27 +104,27 @@ def scheduler_editor(
         kids = _children(spec, f"{key}:{name}", steps, lr)
         out["schedulers"] = kids
     out.update(render_params(info.params, _kwargs(spec), f"{key}:{name}", keep=()))
-    cols = st.columns(3)
     if model:
         seed(f"{key}:interval", spec.get("interval", "step"))
-        interval = cols[0].radio(
-            "steps the schedule",
+        interval = st.radio(
+            "the schedule steps",
             ["step", "epoch"],
             key=f"{key}:interval",
             horizontal=True,
-            format_func=lambda v: "every update" if v == "step" else "every epoch",
+            format_func=lambda v: "after every update" if v == "step" else "after every epoch",
         )
         if interval != "step":
             out["interval"] = interval
     if name == "ReduceLROnPlateau":
         options = ["loss", "val_loss"] if model else ["loss"]
         seed(f"{key}:monitor", spec.get("monitor", "loss"))
-        out["monitor"] = cols[1].selectbox("watches", options, key=f"{key}:monitor")
+        out["monitor"] = st.selectbox("watches", options, key=f"{key}:monitor")
     elif not info.composite:
         warm = spec.get("warmup") or {}
+        cols = st.columns([1.4, 1], vertical_alignment="bottom")
         seed(f"{key}:warm", bool(warm))
-        if cols[1].checkbox("linear warmup first", key=f"{key}:warm"):
+        if cols[0].checkbox("linear warmup first", key=f"{key}:warm"):
             seed(f"{key}:warm_steps", int(warm.get("steps", max(steps // 10, 1))))
-            w = cols[2].number_input("warmup steps", key=f"{key}:warm_steps", step=1, value=None)
+            w = cols[1].number_input("warmup steps", key=f"{key}:warm_steps", step=1, value=None)
             out["warmup"] = {"steps": w, "start_factor": warm.get("start_factor", 0.01)}
     return out

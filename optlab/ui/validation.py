@@ -29,6 +29,9 @@ def validate(draft: dict[str, Any]) -> tuple[ExperimentSpec | None, list[tuple[s
     if hit is None:
         try:
             hit = parse_spec(data)
+            structure = _structure_errors(hit)
+            if structure:
+                hit = SpecError(structure)
         except SpecError as exc:
             hit = exc
         _CACHE[text] = hit
@@ -39,6 +42,18 @@ def validate(draft: dict[str, Any]) -> tuple[ExperimentSpec | None, list[tuple[s
     if isinstance(hit, SpecError):
         return None, list(hit.errors)
     return hit, []
+
+
+def _structure_errors(spec: ExperimentSpec) -> list[tuple[str, str]]:
+    """Scheduler nesting errors torch would raise only when the run starts."""
+    from optlab.schedulers import check_structure
+
+    out = []
+    for i, run in enumerate(spec.runs):
+        if run.scheduler is not None:
+            where = f"runs[{i}].scheduler."
+            out += [(where + path, msg) for path, msg in check_structure(run.scheduler)]
+    return out
 
 
 def outside_runs(errors: list[tuple[str, str]]) -> list[tuple[str, str]]:
