@@ -281,6 +281,15 @@ class JobManager:
         with self._lock:
             return [j.id for j in self._jobs.values() if client is None or j.client == client]
 
+    def overview(self) -> dict[str, Any]:
+        """For a status line: experiments queued and running, and the workers' info."""
+        describe = getattr(self.executor, "overview", None)
+        if describe is not None:
+            return dict(describe())
+        with self._lock:
+            states = [j.state for j in self._jobs.values()]
+        return {"queued": states.count("queued"), "running": states.count("running"), "workers": []}
+
     def wait(self, exp_id: str, timeout: float | None = None) -> str:
         """Block until the experiment is no longer active; its stored status."""
         with self._lock:

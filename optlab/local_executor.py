@@ -196,6 +196,15 @@ class LocalExecutor:
         for t in self._threads:
             t.join(timeout=10)
 
+    def overview(self) -> dict[str, Any]:
+        """Queue length, running jobs and each worker's info (device, warm-up time)."""
+        with self._cond:
+            return {
+                "queued": len(self._queue),
+                "running": len(self._running),
+                "workers": [dict(w.info) if w is not None else {} for w in self.workers],
+            }
+
     def worker_pids(self) -> list[int | None]:
         """Pids of the current worker processes, by slot (tests, diagnostics)."""
         return [w.pid if w is not None else None for w in self.workers]

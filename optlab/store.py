@@ -505,15 +505,6 @@ class Store:
         )
         return [self._experiment_dict(r) for r in self.conn.execute(sql, (*args, limit))]
 
-    def find_active(self, client: str, key: str) -> str | None:
-        """A queued/running experiment of ``client`` with spec key ``key`` (reattach)."""
-        row = self.conn.execute(
-            "SELECT id FROM experiments WHERE client = ? AND spec_key = ?"
-            " AND status IN ('queued','running') ORDER BY created DESC LIMIT 1",
-            (client, key),
-        ).fetchone()
-        return row[0] if row else None
-
     def runs(self, exp_id: str) -> list[dict[str, Any]]:
         rows = self.conn.execute(
             "SELECT idx, label, status, message, diverged_at, final_loss, final_params, groups,"

@@ -366,6 +366,10 @@ def test_get_manager_is_one_process_wide_manager_in_optlab_home(
         assert get_manager() is m
         assert m.store.path == tmp_path / "home" / "optlab.db"
         assert len(executor(m).workers) == 1
+        wait_for(
+            lambda: m.overview()["workers"][0].get("device") == "cpu" or torch.cuda.is_available()
+        )
+        assert m.overview()["queued"] == 0
     finally:
         shutdown_manager()
     with pytest.raises(RuntimeError, match="shut down"):
