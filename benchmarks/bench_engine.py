@@ -24,10 +24,16 @@ from optlab.spec import parse_spec
 
 SIX = [
     ("SGD", {"name": "SGD", "lr": 1e-3}, lambda p: torch.optim.SGD(p, lr=1e-3)),
-    ("SGDM", {"name": "SGD", "lr": 1e-3, "momentum": 0.9},
-     lambda p: torch.optim.SGD(p, lr=1e-3, momentum=0.9)),
-    ("Nesterov", {"name": "SGD", "lr": 1e-3, "momentum": 0.9, "nesterov": True},
-     lambda p: torch.optim.SGD(p, lr=1e-3, momentum=0.9, nesterov=True)),
+    (
+        "SGDM",
+        {"name": "SGD", "lr": 1e-3, "momentum": 0.9},
+        lambda p: torch.optim.SGD(p, lr=1e-3, momentum=0.9),
+    ),
+    (
+        "Nesterov",
+        {"name": "SGD", "lr": 1e-3, "momentum": 0.9, "nesterov": True},
+        lambda p: torch.optim.SGD(p, lr=1e-3, momentum=0.9, nesterov=True),
+    ),
     ("Adagrad", {"name": "Adagrad", "lr": 0.1}, lambda p: torch.optim.Adagrad(p, lr=0.1)),
     ("RMSprop", {"name": "RMSprop", "lr": 1e-2}, lambda p: torch.optim.RMSprop(p, lr=1e-2)),
     ("Adam", {"name": "Adam", "lr": 0.05}, lambda p: torch.optim.Adam(p, lr=0.05)),
@@ -55,8 +61,13 @@ def textbook_surfaces() -> None:
 
 
 def optlab_surfaces() -> None:
-    spec = parse_spec({"problem": {"name": "rosenbrock"}, "steps": STEPS,
-                       "runs": [{"label": n, "optimizer": o} for n, o, _ in SIX]})
+    spec = parse_spec(
+        {
+            "problem": {"name": "rosenbrock"},
+            "steps": STEPS,
+            "runs": [{"label": n, "optimizer": o} for n, o, _ in SIX],
+        }
+    )
     run_experiment(spec)
 
 
@@ -82,9 +93,15 @@ def textbook_cnn() -> None:
 
 
 def optlab_cnn() -> None:
-    spec = parse_spec({"problem": {"name": "cifar10_cnn"}, "epochs": 2, "batch_size": 128,
-                       "device": "cpu",
-                       "runs": [{"label": "SGDM", "optimizer": {"name": "SGD", "lr": 0.01, "momentum": 0.9}}]})
+    spec = parse_spec(
+        {
+            "problem": {"name": "cifar10_cnn"},
+            "epochs": 2,
+            "batch_size": 128,
+            "device": "cpu",
+            "runs": [{"label": "SGDM", "optimizer": {"name": "SGD", "lr": 0.01, "momentum": 0.9}}],
+        }
+    )
     run_experiment(spec)
 
 
@@ -104,8 +121,10 @@ def compare(title: str, ours, reference, repeats: int) -> None:
         ref_times.append(measure(reference, 1))
         our_times.append(measure(ours, 1))
     ref, mine = statistics.median(ref_times), statistics.median(our_times)
-    print(f"{title}: textbook {ref:.3f} s, optlab {mine:.3f} s (medians of {repeats}), "
-          f"ratio optlab/textbook = {mine / ref:.2f}×")
+    print(
+        f"{title}: textbook {ref:.3f} s, optlab {mine:.3f} s (medians of {repeats}), "
+        f"ratio optlab/textbook = {mine / ref:.2f}×"
+    )
 
 
 def main() -> None:
@@ -114,10 +133,19 @@ def main() -> None:
     parser.add_argument("--skip-cnn", action="store_true")
     args = parser.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
-    compare(f"Rosenbrock, 6 optimizers × {STEPS} steps", optlab_surfaces, textbook_surfaces, args.repeats)
+    compare(
+        f"Rosenbrock, 6 optimizers × {STEPS} steps",
+        optlab_surfaces,
+        textbook_surfaces,
+        args.repeats,
+    )
     if not args.skip_cnn:
-        compare("CIFAR-10 CNN, 2 epochs of the sample, batch 128", optlab_cnn, textbook_cnn,
-                max(1, args.repeats // 2))
+        compare(
+            "CIFAR-10 CNN, 2 epochs of the sample, batch 128",
+            optlab_cnn,
+            textbook_cnn,
+            max(1, args.repeats // 2),
+        )
 
 
 if __name__ == "__main__":

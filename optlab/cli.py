@@ -44,8 +44,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     from optlab.engine import run_experiment
 
     spec = _read_spec(args.spec)
-    bar = tqdm(total=1000, desc=spec.name or "optlab run", unit="‰", file=sys.stderr,
-               disable=args.quiet or None, mininterval=0.5, leave=False)
+    bar = tqdm(
+        total=1000,
+        desc=spec.name or "optlab run",
+        unit="‰",
+        file=sys.stderr,
+        disable=args.quiet or None,
+        mininterval=0.5,
+        leave=False,
+    )
 
     def on_batch(batch: Any, exp: Any) -> None:
         bar.update(int(batch.progress * 1000) - bar.n)
@@ -61,7 +68,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     _write(json.dumps(result, indent=None if args.out is None else 1) + "\n", args.out)
     for run in result["runs"]:
         if run["status"] != "finished":
-            print(f"{run['label']}: {run['status']} {run.get('message', '')}".rstrip(), file=sys.stderr)
+            print(
+                f"{run['label']}: {run['status']} {run.get('message', '')}".rstrip(),
+                file=sys.stderr,
+            )
     return 0
 
 
@@ -87,21 +97,39 @@ def catalogue_json() -> dict[str, Any]:
     from optlab import optimizers, problems, schedulers
 
     def params(info: Any) -> dict[str, Any]:
-        return {name: {k: v for k, v in asdict(hp).items() if k != "name"} for name, hp in info.params.items()}
+        return {
+            name: {k: v for k, v in asdict(hp).items() if k != "name"}
+            for name, hp in info.params.items()
+        }
 
     return {
         "problems": [
-            {"name": p.name, "kind": p.kind, "title": p.title, "description": p.description,
-             "fields": p.Params.model_json_schema().get("properties", {})}
+            {
+                "name": p.name,
+                "kind": p.kind,
+                "title": p.title,
+                "description": p.description,
+                "fields": p.Params.model_json_schema().get("properties", {}),
+            }
             for p in problems.list_problems()
         ],
         "optimizers": [
-            {"name": i.name, "source": i.source, "description": i.description,
-             "elementwise": i.elementwise, "params": params(i)}
+            {
+                "name": i.name,
+                "source": i.source,
+                "description": i.description,
+                "elementwise": i.elementwise,
+                "params": params(i),
+            }
             for i in optimizers.catalogue().values()
         ],
         "schedulers": [
-            {"name": i.name, "composite": i.composite, "description": i.description, "params": params(i)}
+            {
+                "name": i.name,
+                "composite": i.composite,
+                "description": i.description,
+                "params": params(i),
+            }
             for i in schedulers.catalogue().values()
         ],
     }
@@ -166,6 +194,8 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # internal error: one line, the details only on request
         if os.environ.get("OPTLAB_DEBUG"):
             raise
-        print(f"internal error: {type(exc).__name__}: {exc} (set OPTLAB_DEBUG=1 for details)",
-              file=sys.stderr)
+        print(
+            f"internal error: {type(exc).__name__}: {exc} (set OPTLAB_DEBUG=1 for details)",
+            file=sys.stderr,
+        )
         return 1

@@ -22,8 +22,26 @@ from optlab import optimizers, schedulers
 from optlab.problems import ModelProblem, Surface
 from optlab.spec import ExperimentSpec, OptimizerSpec, RunSpec, SchedulerSpec
 
-MATH_NAMES = {"pi", "e", "sin", "cos", "tan", "exp", "log", "log10", "log2", "sqrt", "tanh",
-              "sinh", "cosh", "atan", "asin", "acos", "floor", "ceil"}
+MATH_NAMES = {
+    "pi",
+    "e",
+    "sin",
+    "cos",
+    "tan",
+    "exp",
+    "log",
+    "log10",
+    "log2",
+    "sqrt",
+    "tanh",
+    "sinh",
+    "cosh",
+    "atan",
+    "asin",
+    "acos",
+    "floor",
+    "ceil",
+}
 
 
 def _lambda(text: str) -> str:
@@ -33,7 +51,9 @@ def _lambda(text: str) -> str:
     class _Math(ast.NodeTransformer):
         def visit_Name(self, node: ast.Name) -> ast.AST:
             if node.id in MATH_NAMES:
-                return ast.copy_location(ast.Attribute(ast.Name("math", ast.Load()), node.id, ast.Load()), node)
+                return ast.copy_location(
+                    ast.Attribute(ast.Name("math", ast.Load()), node.id, ast.Load()), node
+                )
             return node
 
     return f"lambda epoch: {ast.unparse(_Math().visit(tree))}"
@@ -42,7 +62,7 @@ def _lambda(text: str) -> str:
 def _value(v: Any) -> str:
     if isinstance(v, float) and not math.isfinite(v):
         return f"float({str(v)!r})"
-    if isinstance(v, list):
+    if isinstance(v, list | tuple):
         return "(" + ", ".join(_value(x) for x in v) + ("," if len(v) == 1 else "") + ")"
     return repr(v)
 
@@ -53,40 +73,59 @@ def _kwargs(kwargs: dict[str, Any]) -> str:
 
 def _optimizer_class(name: str) -> str:
     info = optimizers.get_info(name)
-    return f"torch.optim.{info.cls.__name__}" if info.source == "torch" else f"pytorch_optimizer.{info.cls.__name__}"
+    return (
+        f"torch.optim.{info.cls.__name__}"
+        if info.source == "torch"
+        else f"pytorch_optimizer.{info.cls.__name__}"
+    )
 
 
 def optimizer_code(spec: OptimizerSpec, groups: str) -> str:
     """``torch.optim.Adam(groups, lr=…)`` — Lookahead wraps its inner optimizer."""
+    kwargs = optimizers.call_kwargs(optimizers.get_info(spec.name), spec.kwargs)
     if spec.inner is not None:
         inner = optimizer_code(spec.inner, groups)
-        return f"{_optimizer_class(spec.name)}({inner}, {_kwargs(spec.kwargs)})".replace(", )", ")")
-    args = _kwargs(spec.kwargs)
+        return f"{_optimizer_class(spec.name)}({inner}, {_kwargs(kwargs)})".replace(", )", ")")
+    args = _kwargs(kwargs)
     return f"{_optimizer_class(spec.name)}({groups}{', ' + args if args else ''})"
 
 
-def scheduler_code(spec: SchedulerSpec, budget: int, defaults: dict[str, Any], out: list[str]) -> str:
+def scheduler_code(
+    spec: SchedulerSpec, budget: int, defaults: dict[str, Any], out: list[str]
+) -> str:
     """Append construction lines to ``out`` (children first, as PyTorch users write it);
     return the variable holding this scheduler."""
     var = f"sched{len(out)}"
     lrs = "torch.optim.lr_scheduler"
     if spec.warmup is not None:
         steps = spec.warmup.steps
-        out.append(f"warm{len(out)} = {lrs}.LinearLR(optimizer, start_factor={spec.warmup.start_factor!r}, "
-                   f"end_factor=1.0, total_iters={steps})")
+        out.append(
+            f"warm{len(out)} = {lrs}.LinearLR(optimizer, "
+            f"start_factor={spec.warmup.start_factor!r}, "
+            f"end_factor=1.0, total_iters={steps})"
+        )
         warm = f"warm{len(out) - 1}"
-        main = scheduler_code(spec.model_copy(update={"warmup": None}), budget - steps, defaults, out)
+        main = scheduler_code(
+            spec.model_copy(update={"warmup": None}), budget - steps, defaults, out
+        )
         var = f"sched{len(out)}"
-        out.append(f"{var} = {lrs}.SequentialLR(optimizer, schedulers=[{warm}, {main}], milestones=[{steps}])")
+        out.append(
+            f"{var} = {lrs}.SequentialLR(optimizer, schedulers=[{warm}, {main}], "
+            f"milestones=[{steps}])"
+        )
         return var
     kwargs = dict(spec.kwargs)
     if spec.name == "SequentialLR":
         marks = [0, *kwargs["milestones"], budget]
-        kids = [scheduler_code(c, marks[i + 1] - marks[i], defaults, out)
-                for i, c in enumerate(spec.schedulers or [])]
+        kids = [
+            scheduler_code(c, marks[i + 1] - marks[i], defaults, out)
+            for i, c in enumerate(spec.schedulers or [])
+        ]
         var = f"sched{len(out)}"
-        out.append(f"{var} = {lrs}.SequentialLR(optimizer, schedulers=[{', '.join(kids)}], "
-                   f"milestones={kwargs['milestones']!r})")
+        out.append(
+            f"{var} = {lrs}.SequentialLR(optimizer, schedulers=[{', '.join(kids)}], "
+            f"milestones={kwargs['milestones']!r})"
+        )
         return var
     if spec.name == "ChainedScheduler":
         kids = [scheduler_code(c, budget, defaults, out) for c in spec.schedulers or []]
@@ -95,8 +134,13 @@ def scheduler_code(spec: SchedulerSpec, budget: int, defaults: dict[str, Any], o
         return var
     if spec.name in ("LambdaLR", "MultiplicativeLR"):
         texts = kwargs.pop("lr_lambda")
-        fn = _lambda(texts) if isinstance(texts, str) else "[" + ", ".join(map(_lambda, texts)) + "]"
-        out.append(f"{var} = {lrs}.{spec.name}(optimizer, lr_lambda={fn}{', ' if kwargs else ''}{_kwargs(kwargs)})")
+        fn = (
+            _lambda(texts) if isinstance(texts, str) else "[" + ", ".join(map(_lambda, texts)) + "]"
+        )
+        out.append(
+            f"{var} = {lrs}.{spec.name}(optimizer, lr_lambda={fn}"
+            f"{', ' if kwargs else ''}{_kwargs(kwargs)})"
+        )
         return var
     if spec.name == "CyclicLR":
         kwargs.setdefault("cycle_momentum", False)
@@ -120,7 +164,7 @@ def _run_function(spec: ExperimentSpec, i: int, run: RunSpec, budget: int) -> st
     defaults = optimizers.build_optimizer(run.optimizer, [{"params": probe_params}]).defaults
     lines: list[str] = []
     sched = scheduler_code(run.scheduler, budget, defaults, lines) if run.scheduler else None
-    body = "\n".join(lines + [f"return {sched}"]) if sched else "return None"
+    body = "\n".join([*lines, f"return {sched}"]) if sched else "return None"
     return (
         f"def make_optimizer_{i}(params):\n    # {run.label}\n"
         f"    return {optimizer_code(run.optimizer, 'params')}\n\n\n"
@@ -198,15 +242,22 @@ def _surface_script(spec: ExperimentSpec, problem: Surface) -> str:
     ]
     if problem.noise > 0:
         lines.append(
-            f"NOISE = torch.randn(({steps}, 2), generator=torch.Generator().manual_seed({spec.seed}), "
+            f"NOISE = torch.randn(({steps}, 2), "
+            f"generator=torch.Generator().manual_seed({spec.seed}), "
             f"dtype=torch.float64) * {problem.noise!r}  # seeded gradient noise u·x + v·y"
         )
     else:
         lines.append("NOISE = None")
     closure = {r.label: optimizers.get_info(r.optimizer.name).needs_closure for r in spec.runs}
-    lines += [f"CLOSURE = {closure!r}", "", "",
-              f"def f(x, y):\n    \"\"\"{problem.title}: {problem.formula}\"\"\"",
-              textwrap.indent(problem.code(), "    "), "", ""]
+    lines += [
+        f"CLOSURE = {closure!r}",
+        "",
+        "",
+        f'def f(x, y):\n    """{problem.title}: {problem.formula}"""',
+        textwrap.indent(problem.code(), "    "),
+        "",
+        "",
+    ]
     lines.append(SURFACE_LOOP)
     for i, run in enumerate(spec.runs):
         if run.param_groups:
@@ -214,12 +265,15 @@ def _surface_script(spec: ExperimentSpec, problem: Surface) -> str:
         lines += ["", _run_function(spec, i, run, steps)]
     lines += ["", 'if __name__ == "__main__":']
     for i, run in enumerate(spec.runs):
-        lines.append(f"    train({run.label!r}, make_optimizer_{i}, make_scheduler_{i}, {run.clip_grad_norm!r})")
+        lines.append(
+            f"    train({run.label!r}, make_optimizer_{i}, make_scheduler_{i}, "
+            f"{run.clip_grad_norm!r})"
+        )
     return "\n".join(lines) + "\n"
 
 
 def export_script(spec: ExperimentSpec) -> str:
-    """The standalone script for ``spec`` (raises NotImplementedError where export is not possible)."""
+    """The standalone script for ``spec``; NotImplementedError where export is not possible."""
     problem = spec.problem.build()
     if isinstance(problem, Surface):
         return _surface_script(spec, problem)

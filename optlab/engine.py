@@ -37,7 +37,9 @@ def pick_device(name: str = "auto") -> torch.device:
         return torch.device("cpu")
     if name == "cuda" and not torch.cuda.is_available():
         raise ValueError("device 'cuda' was asked for, but no CUDA GPU is available here")
-    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+    if name == "mps" and not (
+        getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()
+    ):
         raise ValueError("device 'mps' was asked for, but MPS is not available here")
     return torch.device(name)
 
@@ -85,7 +87,9 @@ class Experiment:
         for i, r in enumerate(self.runner.runs):
             if r.status == "running":
                 batch.statuses.append(
-                    RunStatus(i, "running", groups=self.runner.group_names(i), steps_done=r.steps_done)
+                    RunStatus(
+                        i, "running", groups=self.runner.group_names(i), steps_done=r.steps_done
+                    )
                 )
         return batch
 
@@ -132,7 +136,9 @@ class Experiment:
         return buffer.getvalue()
 
     @classmethod
-    def resume(cls, spec: ExperimentSpec, checkpoint: bytes, *, device: str | None = None) -> Experiment:
+    def resume(
+        cls, spec: ExperimentSpec, checkpoint: bytes, *, device: str | None = None
+    ) -> Experiment:
         exp = cls(spec, device=device)
         state = torch.load(io.BytesIO(checkpoint), map_location=exp.device, weights_only=False)
         exp.load_state_dict(state)
@@ -152,7 +158,11 @@ def run_experiment(
         collector.add(batch)
         if on_batch is not None:
             on_batch(batch, exp)
-    return {"spec": spec.to_dict(), "device": device_label(exp.device), "runs": collector.run_dicts()}
+    return {
+        "spec": spec.to_dict(),
+        "device": device_label(exp.device),
+        "runs": collector.run_dicts(),
+    }
 
 
 def _steps_per_epoch(spec: ExperimentSpec, problem: ModelProblem) -> int:
@@ -172,19 +182,26 @@ def preview_schedule(spec: ExperimentSpec) -> dict[str, Any]:
     problem = spec.problem.build()
     if isinstance(problem, Surface):
         steps, per_epoch = int(spec.steps or 0), 1
-        make_params: Callable[[], list[tuple[str, torch.Tensor]]] = lambda: [
-            ("xy", torch.zeros(2, dtype=torch.float64, requires_grad=True))
-        ]
+
+        def make_params() -> list[tuple[str, torch.Tensor]]:
+            return [("xy", torch.zeros(2, dtype=torch.float64, requires_grad=True))]
     else:
         assert isinstance(problem, ModelProblem)
         per_epoch = _steps_per_epoch(spec, problem)
         steps = int(spec.epochs or problem.default_epochs) * per_epoch
         torch.manual_seed(spec.seed)
         model = problem.build_model()
-        make_params = lambda: [(n, p.detach().clone().requires_grad_()) for n, p in model.named_parameters()]
+
+        def make_params():
+            return [(n, p.detach().clone().requires_grad_()) for n, p in model.named_parameters()]
+
     runs = []
     for run in spec.runs:
-        interval = run.scheduler.interval if run.scheduler and isinstance(problem, ModelProblem) else "step"
+        interval = (
+            run.scheduler.interval
+            if run.scheduler and isinstance(problem, ModelProblem)
+            else "step"
+        )
         opt = RunOptimizer(
             run, make_params(), scheduler_steps=steps if interval == "step" else steps // per_epoch
         )

@@ -43,8 +43,16 @@ class HyperParam:
 
     def range_text(self) -> str:
         """'0 ≤ x < 1'-style text of the allowed range, for help and errors."""
-        lo = "" if self.minimum is None else f"{self.minimum} {'<' if self.exclusive_minimum else '≤'} "
-        hi = "" if self.maximum is None else f" {'<' if self.exclusive_maximum else '≤'} {self.maximum}"
+        lo = (
+            ""
+            if self.minimum is None
+            else f"{self.minimum} {'<' if self.exclusive_minimum else '≤'} "
+        )
+        hi = (
+            ""
+            if self.maximum is None
+            else f" {'<' if self.exclusive_maximum else '≤'} {self.maximum}"
+        )
         return f"{lo}{self.name}{hi}" if (lo or hi) else ""
 
     def _bounds(self) -> dict[str, float]:
@@ -77,7 +85,11 @@ class HyperParam:
                 if self.kind == "floats"
                 else Annotated[int, Field(**bounds)]
             )
-            size = {} if self.length is None else {"min_length": self.length, "max_length": self.length}
+            size = (
+                {}
+                if self.length is None
+                else {"min_length": self.length, "max_length": self.length}
+            )
             ann = Annotated[list[item], Field(**size)]
         else:  # pragma: no cover - Kind is closed
             raise ValueError(self.kind)

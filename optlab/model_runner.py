@@ -118,6 +118,7 @@ class ModelRunner:
         lrs = opt.lrs()
         clip = self.spec.runs[r.index].clip_grad_norm
 
+        @torch.enable_grad()  # some optimizers call the closure under no_grad
         def closure() -> torch.Tensor:
             opt.optimizer.zero_grad()
             loss = self.problem.loss(r.model(x), y)
@@ -165,7 +166,9 @@ class ModelRunner:
                 continue  # the flush marks the divergence with its step
             val_loss, val_acc = self.evaluate(r.model)
             elapsed = time.perf_counter() - self.started
-            r.epochs.append(EpochMetrics(r.index, epoch + 1, train_loss, val_loss, val_acc, elapsed))
+            r.epochs.append(
+                EpochMetrics(r.index, epoch + 1, train_loss, val_loss, val_acc, elapsed)
+            )
             r.final_loss = val_loss
             assert r.opt is not None
             if r.opt.interval == "epoch":

@@ -312,7 +312,8 @@ def _checked(info: OptimizerInfo, values: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _call_kwargs(info: OptimizerInfo, kwargs: dict[str, Any]) -> dict[str, Any]:
+def call_kwargs(info: OptimizerInfo, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The keyword arguments the class is called with: checked, plus optlab's required defaults."""
     values = _checked(info, kwargs)
     signature = inspect.signature(info.cls.__init__).parameters
     for key, hp in info.params.items():  # defaults optlab supplies for required arguments
@@ -340,7 +341,7 @@ def build_optimizer(
     Lookahead builds its inner optimizer on the groups and wraps it.
     """
     info = get_info(spec.name)
-    kwargs = _call_kwargs(info, spec.kwargs)
+    kwargs = call_kwargs(info, spec.kwargs)
     if info.wraps_optimizer:
         if spec.inner is None:
             raise ValueError(f"{info.name} needs the optimizer it wraps")

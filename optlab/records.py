@@ -13,7 +13,9 @@ from typing import Any, Literal
 
 import numpy as np
 
-RunState = Literal["queued", "running", "finished", "diverged", "failed", "cancelled", "interrupted"]
+RunState = Literal[
+    "queued", "running", "finished", "diverged", "failed", "cancelled", "interrupted"
+]
 FINAL_STATES = ("finished", "diverged", "failed", "cancelled")
 
 
@@ -125,7 +127,9 @@ class ResultCollector:
         for acc in self.runs:
             lr = acc.concat("lr")
             row: dict[str, Any] = {"label": acc.label, "status": acc.status, "groups": acc.groups}
-            row["lr"] = [[_num(v) for v in step] for step in lr.reshape(len(lr), -1)] if len(lr) else []
+            row["lr"] = (
+                [[_num(v) for v in step] for step in lr.reshape(len(lr), -1)] if len(lr) else []
+            )
             if not lr_only:
                 loss = acc.concat("loss")
                 row["loss"] = [_num(v) for v in loss]
@@ -133,7 +137,9 @@ class ResultCollector:
                 if params.size:
                     row["params"] = params.reshape(-1, 2).tolist()
                 row["grad_norm"] = [_num(v) for v in acc.concat("grad_norm")]
-                row["final"] = {"loss": _num(acc.final_loss) if acc.final_loss is not None else None}
+                row["final"] = {
+                    "loss": _num(acc.final_loss) if acc.final_loss is not None else None
+                }
                 if acc.final_params is not None:
                     row["final"]["params"] = acc.final_params
                 if acc.epochs:

@@ -55,7 +55,8 @@ class RunOptimizer:
         self.interval = run.scheduler.interval if run.scheduler else "step"
         self.monitor = (run.scheduler.monitor or "loss") if run.scheduler else "loss"
         self.joined = len(self.plan.active)
-        self.needs_closure = optimizers.get_info(run.optimizer.name).needs_closure
+        stepping = run.optimizer.inner or run.optimizer  # Lookahead steps its inner optimizer
+        self.needs_closure = optimizers.get_info(stepping.name).needs_closure
 
     # ------------------------------------------------------------------ groups
 
@@ -70,7 +71,7 @@ class RunOptimizer:
 
     def lrs(self) -> list[float]:
         """lr of every group column; NaN for a group that has not joined yet."""
-        current = [float(g["lr"]) for g in self.optimizer.param_groups]
+        current = [float(g.get("lr", math.nan)) for g in self.optimizer.param_groups]
         return current + [math.nan] * (len(self.plan.names) - len(current))
 
     def join_groups(self, step: int) -> bool:

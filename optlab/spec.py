@@ -120,7 +120,9 @@ class OptimizerSpec(_Named):
         info = optimizers.get_info(spec.name)
         if info.wraps_optimizer:
             if inner is None:
-                raise _field_error("optimizer", "Lookahead needs the optimizer it wraps, e.g. {\"name\": \"Adam\"}")
+                raise _field_error(
+                    "optimizer", 'Lookahead needs the optimizer it wraps, e.g. {"name": "Adam"}'
+                )
             inner_spec = OptimizerSpec.model_validate(inner)
         elif inner is not None:
             raise _field_error("optimizer", f"{spec.name} does not wrap another optimizer")
@@ -171,7 +173,11 @@ class SchedulerSpec(_Named):
         if info.composite and not spec.schedulers:
             raise _field_error("schedulers", f"{spec.name} needs a non-empty list of schedulers")
         if not info.composite and spec.schedulers:
-            raise _field_error("schedulers", f"{spec.name} is not a composite; only SequentialLR and ChainedScheduler take schedulers")
+            raise _field_error(
+                "schedulers",
+                f"{spec.name} is not a composite; "
+                "only SequentialLR and ChainedScheduler take schedulers",
+            )
         if spec.monitor is not None and spec.name != "ReduceLROnPlateau":
             raise _field_error("monitor", "only ReduceLROnPlateau takes monitor")
         spec.__pydantic_extra__ = _revalidate(info.params_model, spec.kwargs)
@@ -180,7 +186,8 @@ class SchedulerSpec(_Named):
             if len(milestones) != len(spec.schedulers or []) - 1:
                 raise _field_error(
                     "milestones",
-                    f"SequentialLR needs exactly len(schedulers) - 1 = {len(spec.schedulers or []) - 1} milestones",
+                    "SequentialLR needs exactly len(schedulers) - 1 = "
+                    f"{len(spec.schedulers or []) - 1} milestones",
                 )
         return spec
 
@@ -237,14 +244,31 @@ class RunSpec(_Strict):
     @classmethod
     def _check_groups(cls, data: Any, handler: Any) -> RunSpec:
         run = handler(data)
-        info = optimizers.get_info(run.optimizer.inner.name if run.optimizer.inner else run.optimizer.name)
+        info = optimizers.get_info(
+            run.optimizer.inner.name if run.optimizer.inner else run.optimizer.name
+        )
         errors = []
         for i, group in enumerate(run.param_groups):
+            for key in sorted(set(group.overrides) - info.group_keys):
+                allowed = ", ".join(sorted(info.group_keys)) or "none"
+                errors.append(
+                    {
+                        "type": "value_error",
+                        "loc": ("param_groups", i, key),
+                        "input": None,
+                        "msg": f"{info.name} cannot set {key} per group "
+                        f"(per-group keys: {allowed})",
+                    }
+                )
             try:
                 group.__pydantic_extra__ = _revalidate(info.params_model, group.overrides)
             except ValidationError as exc:
                 for err in exc.errors():
                     errors.append({**err, "loc": ("param_groups", i, *err["loc"])})
+        if run.scheduler is not None:
+            for path, msg in schedulers.check_structure(run.scheduler):
+                loc = ("scheduler", *[p for p in path.split(".") if p])
+                errors.append({"type": "value_error", "loc": loc, "msg": msg, "input": None})
         if errors:
             raise ValidationError.from_exception_data("RunSpec", _line_errors(errors))
         return run
@@ -301,20 +325,54 @@ class ExperimentSpec(_Strict):
                     err((key,), f"{self.problem.name} is a 2-D surface: give steps, not {key}")
         else:
             if self.steps is not None:
-                err(("steps",), f"{self.problem.name} trains a model: give epochs and batch_size, not steps")
+                err(
+                    ("steps",),
+                    f"{self.problem.name} trains a model: give epochs and batch_size, not steps",
+                )
             self.epochs = self.epochs or cls.default_epochs
             self.batch_size = self.batch_size or cls.default_batch_size
         names = self.problem.build().parameter_names()
         for r, run in enumerate(self.runs):
+            taken: set[str] = set()
             for g, group in enumerate(run.param_groups):
+                where = ("runs", r, "param_groups", g, "params")
                 for pattern in group.patterns:
                     if not any(fnmatchcase(n, pattern) for n in names):
                         err(
-                            ("runs", r, "param_groups", g, "params"),
+                            where,
                             f"{pattern!r} matches no parameter; parameters are: {', '.join(names)}",
                         )
-            if run.scheduler and run.scheduler.monitor == "val_loss" and cls.kind == "surface":
-                err(("runs", r, "scheduler", "monitor"), "val_loss exists only for model problems; use loss")
+                mine = {n for n in names if group.matches(n)} - taken
+                if not mine and all(any(fnmatchcase(n, p) for n in names) for p in group.patterns):
+                    err(
+                        where,
+                        "every parameter it matches belongs to an earlier group (first match wins)",
+                    )
+                taken |= mine
+            info = optimizers.get_info(
+                run.optimizer.inner.name if run.optimizer.inner else run.optimizer.name
+            )
+            where = ("runs", r, "optimizer", "name")
+            if cls.kind == "surface" and getattr(info, "matrix_only", False):
+                err(
+                    where,
+                    f"{info.name} updates matrices only; a 2-D surface has one vector parameter",
+                )
+            if cls.kind == "surface" and not getattr(info, "supports_float64", True):
+                err(where, f"{info.name} does not support float64, which 2-D surfaces use")
+            if not info.group_keys and run.param_groups:
+                err(("runs", r, "param_groups"), f"{info.name} takes a single parameter group")
+            sched = run.scheduler
+            if sched and sched.monitor == "val_loss" and cls.kind == "surface":
+                err(
+                    ("runs", r, "scheduler", "monitor"),
+                    "val_loss exists only for model problems; use loss",
+                )
+            elif sched and sched.monitor == "val_loss" and sched.interval != "epoch":
+                err(
+                    ("runs", r, "scheduler", "monitor"),
+                    "val_loss is measured once per epoch: set interval to epoch",
+                )
         if errors:
             raise ValidationError.from_exception_data("ExperimentSpec", _line_errors(errors))
         return self
@@ -366,9 +424,9 @@ def format_path(loc: tuple[Any, ...]) -> str:
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif part in ("function-wrap[_check()]", "function-after[_check()]") or str(part).startswith(
-            "function-"
-        ):
+        elif part in ("function-wrap[_check()]", "function-after[_check()]") or str(
+            part
+        ).startswith("function-"):
             continue
         else:
             out += f".{part}" if out else str(part)
@@ -397,7 +455,9 @@ def parse_spec(data: str | bytes | dict[str, Any]) -> ExperimentSpec:
         try:
             data = json.loads(data)
         except json.JSONDecodeError as exc:
-            raise SpecError([("", f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")]) from None
+            raise SpecError(
+                [("", f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")]
+            ) from None
     if not isinstance(data, dict):
         raise SpecError([("", "a spec is a JSON object with problem, runs, …")])
     try:

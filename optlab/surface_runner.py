@@ -60,7 +60,9 @@ class SurfaceRunner:
         for i, run in enumerate(spec.runs):
             xy = torch.tensor(problem.start, dtype=DTYPE, requires_grad=True)
             try:
-                opt: RunOptimizer | None = RunOptimizer(run, [("xy", xy)], scheduler_steps=self.steps)
+                opt: RunOptimizer | None = RunOptimizer(
+                    run, [("xy", xy)], scheduler_steps=self.steps
+                )
                 error = ""
             except Exception as exc:  # a bad combination the spec could not foresee
                 opt, error = None, f"could not build the optimizer: {exc}"
@@ -148,6 +150,7 @@ class SurfaceRunner:
                 torch.nn.utils.clip_grad_norm_([r.xy], self.spec.runs[r.index].clip_grad_norm)
             if opt.needs_closure:
 
+                @torch.enable_grad()  # some optimizers call the closure under no_grad
                 def closure() -> torch.Tensor:
                     opt.optimizer.zero_grad()
                     _, loss = self._objective(r.xy, t)
@@ -251,7 +254,11 @@ class SurfaceRunner:
                 r.xy.copy_(saved["xy"])
             if r.opt and saved["opt"]:
                 r.opt.load_state_dict(saved["opt"])
-            r.status, r.message, r.diverged_at = saved["status"], saved["message"], saved["diverged_at"]
+            r.status, r.message, r.diverged_at = (
+                saved["status"],
+                saved["message"],
+                saved["diverged_at"],
+            )
             r.steps_done = r.flushed = saved["steps_done"]
             r.reported = r.status != "running"
         if self.t >= self.steps:

@@ -28,7 +28,10 @@ class Beale(Surface):
         return (1.5 - x + x * y) ** 2 + (2.25 - x + x * y**2) ** 2 + (2.625 - x + x * y**3) ** 2
 
     def code(self) -> str:
-        return "return (1.5 - x + x * y) ** 2 + (2.25 - x + x * y**2) ** 2 + (2.625 - x + x * y**3) ** 2"
+        return (
+            "return (1.5 - x + x * y) ** 2 + (2.25 - x + x * y**2) ** 2"
+            " + (2.625 - x + x * y**3) ** 2"
+        )
 
     def minima(self) -> list[tuple[float, float]]:
         return [(3.0, 0.5)]

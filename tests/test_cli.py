@@ -22,8 +22,11 @@ SPEC = {
     "steps": 300,
     "seed": 0,
     "runs": [
-        {"label": "SGDM", "optimizer": {"name": "SGD", "lr": 0.001, "momentum": 0.9},
-         "scheduler": {"name": "StepLR", "step_size": 100, "gamma": 0.5}},
+        {
+            "label": "SGDM",
+            "optimizer": {"name": "SGD", "lr": 0.001, "momentum": 0.9},
+            "scheduler": {"name": "StepLR", "step_size": 100, "gamma": 0.5},
+        },
         {"label": "Adam", "optimizer": {"name": "Adam", "lr": 0.05}},
     ],
 }
@@ -32,8 +35,13 @@ SPEC = {
 def optlab(*args: str, cwd: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "OPTLAB_HOME": str(cwd / "home"), "PYTHONPATH": str(ROOT)}
     return subprocess.run(
-        [sys.executable, "-m", "optlab", *args], cwd=cwd, env=env, input=stdin,
-        capture_output=True, text=True, timeout=300,
+        [sys.executable, "-m", "optlab", *args],
+        cwd=cwd,
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 
@@ -54,24 +62,66 @@ def test_run_writes_the_result_json(tmp_path):
 
 
 BAD_INPUTS = [
-    ({**SPEC, "runs": [{"label": "x", "optimizer": {"name": "SGD", "lr": 0.1, "momentun": 0.9}}]},
-     "runs[0].optimizer.momentun"),
-    ({**SPEC, "runs": [{"label": "x", "optimizer": {"name": "Adam", "betas": [1.5, 0.9]}}]},
-     "runs[0].optimizer.betas"),
+    (
+        {
+            **SPEC,
+            "runs": [{"label": "x", "optimizer": {"name": "SGD", "lr": 0.1, "momentun": 0.9}}],
+        },
+        "runs[0].optimizer.momentun",
+    ),
+    (
+        {**SPEC, "runs": [{"label": "x", "optimizer": {"name": "Adam", "betas": [1.5, 0.9]}}]},
+        "runs[0].optimizer.betas",
+    ),
     ({**SPEC, "runs": [{"label": "x", "optimizer": {"name": "sgdd"}}]}, "runs[0].optimizer.name"),
-    ({**SPEC, "runs": [{"label": "x", "optimizer": {"name": "SGD", "lr": -1}}]}, "runs[0].optimizer.lr"),
+    (
+        {**SPEC, "runs": [{"label": "x", "optimizer": {"name": "SGD", "lr": -1}}]},
+        "runs[0].optimizer.lr",
+    ),
     ({**SPEC, "steps": 10**9}, "steps"),
     ({**SPEC, "problem": {"name": "nope"}}, "problem.name"),
     ({**SPEC, "problem": {"name": "rosenbrock", "start": [1]}}, "problem.start"),
     ({**SPEC, "colour": "red"}, "colour"),
-    ({**SPEC, "runs": [{"label": "x", "optimizer": {"name": "SGD"},
-                        "scheduler": {"name": "LambdaLR", "lr_lambda": "__import__('os').system('id')"}}]},
-     "runs[0].scheduler.lr_lambda"),
-    ({**SPEC, "runs": [{"label": "x", "optimizer": {"name": "SGD"},
-                        "scheduler": {"name": "StepLR", "step_size": 0}}]}, "runs[0].scheduler.step_size"),
-    ({"problem": {"name": "mse_regression"}, "epochs": 1, "runs": [
-        {"label": "x", "optimizer": {"name": "SGD"}, "param_groups": [{"params": "conv9.*", "lr": 0.1}]}]},
-     "runs[0].param_groups[0].params"),
+    (
+        {
+            **SPEC,
+            "runs": [
+                {
+                    "label": "x",
+                    "optimizer": {"name": "SGD"},
+                    "scheduler": {"name": "LambdaLR", "lr_lambda": "__import__('os').system('id')"},
+                }
+            ],
+        },
+        "runs[0].scheduler.lr_lambda",
+    ),
+    (
+        {
+            **SPEC,
+            "runs": [
+                {
+                    "label": "x",
+                    "optimizer": {"name": "SGD"},
+                    "scheduler": {"name": "StepLR", "step_size": 0},
+                }
+            ],
+        },
+        "runs[0].scheduler.step_size",
+    ),
+    (
+        {
+            "problem": {"name": "mse_regression"},
+            "epochs": 1,
+            "runs": [
+                {
+                    "label": "x",
+                    "optimizer": {"name": "SGD"},
+                    "param_groups": [{"params": "conv9.*", "lr": 0.1}],
+                }
+            ],
+        },
+        "runs[0].param_groups[0].params",
+    ),
     ({**SPEC, "runs": [SPEC["runs"][0], SPEC["runs"][0]]}, "runs"),
     ("{not json", "not valid JSON"),
 ]
@@ -91,7 +141,8 @@ def test_bad_input_from_a_real_process_has_no_traceback(tmp_path):
     proc = optlab("run", write(tmp_path, BAD_INPUTS[0][0]), "--no-store", cwd=tmp_path)
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
-        "error: runs[0].optimizer.momentun: unknown key (check the spelling; see `python -m optlab list`)"
+        "error: runs[0].optimizer.momentun: unknown key "
+        "(check the spelling; see `python -m optlab list`)"
     ]
 
 
@@ -109,20 +160,40 @@ def test_schedule_preview_matches_the_run(tmp_path, capsys):
 
 
 def test_exported_script_prints_the_engine_final_losses(tmp_path):
-    spec = {**SPEC, "steps": 120, "problem": {"name": "rastrigin", "noise": 0.5}, "runs": [
-        *SPEC["runs"],
-        {"label": "Warm", "optimizer": {"name": "AdamW", "lr": 0.02},
-         "scheduler": {"name": "CosineAnnealingLR", "T_max": 200, "warmup": {"steps": 20}}},
-        {"label": "Lambda", "optimizer": {"name": "Lion", "lr": 0.01},
-         "scheduler": {"name": "LambdaLR", "lr_lambda": "0.99 ** epoch * (1 + 0.1 * sin(epoch))"}},
-        {"label": "LBFGS", "optimizer": {"name": "LBFGS", "lr": 0.1}},
-    ]}
+    spec = {
+        **SPEC,
+        "steps": 120,
+        "problem": {"name": "rastrigin", "noise": 0.5},
+        "runs": [
+            *SPEC["runs"],
+            {
+                "label": "Warm",
+                "optimizer": {"name": "AdamW", "lr": 0.02},
+                "scheduler": {"name": "CosineAnnealingLR", "T_max": 200, "warmup": {"steps": 20}},
+            },
+            {
+                "label": "Lambda",
+                "optimizer": {"name": "Lion", "lr": 0.01},
+                "scheduler": {
+                    "name": "LambdaLR",
+                    "lr_lambda": "0.99 ** epoch * (1 + 0.1 * sin(epoch))",
+                },
+            },
+            {"label": "LBFGS", "optimizer": {"name": "LBFGS", "lr": 0.1}},
+        ],
+    }
     proc = optlab("export", write(tmp_path, spec), "--out", "script.py", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     script = (tmp_path / "script.py").read_text()
     assert "optlab" not in script.split('"""', 2)[2].replace("optlab experiment", "")  # standalone
-    out = subprocess.run([sys.executable, "script.py"], cwd=tmp_path, capture_output=True,
-                         text=True, timeout=300, env={**os.environ, "PYTHONPATH": ""})
+    out = subprocess.run(
+        [sys.executable, "script.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": ""},
+    )
     assert out.returncode == 0, out.stderr
     engine = run_experiment(parse_spec(spec))
     expected = [f"{r['label']}: final loss = {r['final']['loss']:.10g}" for r in engine["runs"]]

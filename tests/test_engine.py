@@ -50,7 +50,10 @@ def textbook_surface(make_opt, make_sched=None, steps=200, start=(-1.5, 2.0), cl
 
 TORCH_CASES = [
     ({"name": "SGD", "lr": 1e-3}, lambda p: torch.optim.SGD(p, lr=1e-3)),
-    ({"name": "sgd", "lr": 1e-3, "momentum": 0.9}, lambda p: torch.optim.SGD(p, lr=1e-3, momentum=0.9)),
+    (
+        {"name": "sgd", "lr": 1e-3, "momentum": 0.9},
+        lambda p: torch.optim.SGD(p, lr=1e-3, momentum=0.9),
+    ),
     (
         {"name": "SGD", "lr": 1e-3, "momentum": 0.9, "nesterov": True, "weight_decay": 0.01},
         lambda p: torch.optim.SGD(p, lr=1e-3, momentum=0.9, nesterov=True, weight_decay=0.01),
@@ -88,12 +91,14 @@ def surface_spec(optimizer, scheduler=None, steps=200, **extra):
     run = {"label": "r", "optimizer": optimizer}
     if scheduler:
         run["scheduler"] = scheduler
-    return parse_spec(
-        {"problem": {"name": "rosenbrock"}, "steps": steps, "runs": [run], **extra}
-    )
+    return parse_spec({"problem": {"name": "rosenbrock"}, "steps": steps, "runs": [run], **extra})
 
 
-@pytest.mark.parametrize(("opt_spec", "make"), TORCH_CASES, ids=[c[0]["name"] + str(i) for i, c in enumerate(TORCH_CASES)])
+@pytest.mark.parametrize(
+    ("opt_spec", "make"),
+    TORCH_CASES,
+    ids=[c[0]["name"] + str(i) for i, c in enumerate(TORCH_CASES)],
+)
 def test_torch_optimizers_equal_textbook_loop(opt_spec, make):
     result = run_experiment(surface_spec(opt_spec))
     run = result["runs"][0]
@@ -107,7 +112,7 @@ def test_torch_optimizers_equal_textbook_loop(opt_spec, make):
 
 def test_lbfgs_with_closure_equals_textbook():
     result = run_experiment(surface_spec({"name": "LBFGS", "lr": 0.5}, steps=30))
-    losses, points, _, final = textbook_surface(
+    _losses, points, _, final = textbook_surface(
         lambda p: torch.optim.LBFGS(p, lr=0.5), steps=30, closure=True
     )
     assert result["runs"][0]["params"] == points
@@ -135,7 +140,10 @@ def test_pytorch_optimizer_extras_equal_textbook(name, make):
 def test_lookahead_wraps_inner_optimizer():
     import pytorch_optimizer as po
 
-    spec = surface_spec({"name": "Lookahead", "k": 5, "alpha": 0.5, "optimizer": {"name": "Adam", "lr": 0.05}}, steps=60)
+    spec = surface_spec(
+        {"name": "Lookahead", "k": 5, "alpha": 0.5, "optimizer": {"name": "Adam", "lr": 0.05}},
+        steps=60,
+    )
     result = run_experiment(spec)
     _, points, _, _ = textbook_surface(
         lambda p: po.Lookahead(torch.optim.Adam(p, lr=0.05), k=5, alpha=0.5), steps=60
@@ -144,9 +152,15 @@ def test_lookahead_wraps_inner_optimizer():
 
 
 SCHEDULE_CASES = [
-    ({"name": "LambdaLR", "lr_lambda": "0.95 ** epoch"}, lambda o: lrs.LambdaLR(o, lambda epoch: 0.95**epoch)),
+    (
+        {"name": "LambdaLR", "lr_lambda": "0.95 ** epoch"},
+        lambda o: lrs.LambdaLR(o, lambda epoch: 0.95**epoch),
+    ),
     ({"name": "StepLR", "step_size": 30, "gamma": 0.5}, lambda o: lrs.StepLR(o, 30, 0.5)),
-    ({"name": "PolynomialLR", "total_iters": 100, "power": 2.0}, lambda o: lrs.PolynomialLR(o, 100, 2.0)),
+    (
+        {"name": "PolynomialLR", "total_iters": 100, "power": 2.0},
+        lambda o: lrs.PolynomialLR(o, 100, 2.0),
+    ),
     (
         {"name": "CyclicLR", "base_lr": 1e-4, "max_lr": 1e-3, "step_size_up": 20},
         lambda o: lrs.CyclicLR(o, 1e-4, 1e-3, step_size_up=20, cycle_momentum=False),
@@ -156,28 +170,47 @@ SCHEDULE_CASES = [
         lambda o: lrs.CosineAnnealingWarmRestarts(o, T_0=10, T_mult=2),
     ),
     (
-        {"name": "SequentialLR", "milestones": [50], "schedulers": [
-            {"name": "LinearLR", "start_factor": 0.1, "total_iters": 50},
-            {"name": "CosineAnnealingLR", "T_max": 150}]},
+        {
+            "name": "SequentialLR",
+            "milestones": [50],
+            "schedulers": [
+                {"name": "LinearLR", "start_factor": 0.1, "total_iters": 50},
+                {"name": "CosineAnnealingLR", "T_max": 150},
+            ],
+        },
         lambda o: lrs.SequentialLR(
-            o, [lrs.LinearLR(o, start_factor=0.1, total_iters=50), lrs.CosineAnnealingLR(o, T_max=150)], milestones=[50]
+            o,
+            [
+                lrs.LinearLR(o, start_factor=0.1, total_iters=50),
+                lrs.CosineAnnealingLR(o, T_max=150),
+            ],
+            milestones=[50],
         ),
     ),
     (
-        {"name": "ChainedScheduler", "schedulers": [
-            {"name": "ConstantLR", "factor": 0.5, "total_iters": 20},
-            {"name": "ExponentialLR", "gamma": 0.99}]},
-        lambda o: lrs.ChainedScheduler([lrs.ConstantLR(o, factor=0.5, total_iters=20), lrs.ExponentialLR(o, gamma=0.99)], optimizer=o),
+        {
+            "name": "ChainedScheduler",
+            "schedulers": [
+                {"name": "ConstantLR", "factor": 0.5, "total_iters": 20},
+                {"name": "ExponentialLR", "gamma": 0.99},
+            ],
+        },
+        lambda o: lrs.ChainedScheduler(
+            [lrs.ConstantLR(o, factor=0.5, total_iters=20), lrs.ExponentialLR(o, gamma=0.99)],
+            optimizer=o,
+        ),
     ),
 ]
 
 
-@pytest.mark.parametrize(("sched_spec", "make"), SCHEDULE_CASES, ids=[c[0]["name"] for c in SCHEDULE_CASES])
+@pytest.mark.parametrize(
+    ("sched_spec", "make"), SCHEDULE_CASES, ids=[c[0]["name"] for c in SCHEDULE_CASES]
+)
 def test_schedules_equal_textbook_and_preview(sched_spec, make):
     opt = {"name": "SGD", "lr": 1e-3, "momentum": 0.9}
     spec = surface_spec(opt, sched_spec)
     run = run_experiment(spec)["runs"][0]
-    losses, points, lrs_seen, _ = textbook_surface(
+    _losses, points, lrs_seen, _ = textbook_surface(
         lambda p: torch.optim.SGD(p, lr=1e-3, momentum=0.9), make
     )
     assert run["lr"] == lrs_seen
@@ -189,8 +222,11 @@ def test_runs_are_evaluated_together_yet_independent():
     """Six runs stepped in one graph equal six separate textbook loops."""
     cases = TORCH_CASES[:6]
     spec = parse_spec(
-        {"problem": {"name": "rosenbrock"}, "steps": 150,
-         "runs": [{"label": f"r{i}", "optimizer": c[0]} for i, c in enumerate(cases)]}
+        {
+            "problem": {"name": "rosenbrock"},
+            "steps": 150,
+            "runs": [{"label": f"r{i}", "optimizer": c[0]} for i, c in enumerate(cases)],
+        }
     )
     result = run_experiment(spec)
     for run, (_, make) in zip(result["runs"], cases, strict=True):
@@ -199,9 +235,14 @@ def test_runs_are_evaluated_together_yet_independent():
 
 def test_divergence_is_marked_and_other_runs_finish():
     spec = parse_spec(
-        {"problem": {"name": "rosenbrock"}, "steps": 300,
-         "runs": [{"label": "big", "optimizer": {"name": "SGD", "lr": 0.1}},
-                  {"label": "ok", "optimizer": {"name": "Adam", "lr": 0.01}}]}
+        {
+            "problem": {"name": "rosenbrock"},
+            "steps": 300,
+            "runs": [
+                {"label": "big", "optimizer": {"name": "SGD", "lr": 0.1}},
+                {"label": "ok", "optimizer": {"name": "Adam", "lr": 0.01}},
+            ],
+        }
     )
     big, ok = run_experiment(spec)["runs"]
     assert big["status"] == "diverged"
@@ -213,8 +254,12 @@ def test_divergence_is_marked_and_other_runs_finish():
 
 def test_noise_is_seeded_and_paired():
     spec = lambda seed: parse_spec(  # noqa: E731
-        {"problem": {"name": "rosenbrock", "noise": 1.0}, "steps": 50, "seed": seed,
-         "runs": [{"label": "a", "optimizer": {"name": "SGD", "lr": 1e-3}}]}
+        {
+            "problem": {"name": "rosenbrock", "noise": 1.0},
+            "steps": 50,
+            "seed": seed,
+            "runs": [{"label": "a", "optimizer": {"name": "SGD", "lr": 1e-3}}],
+        }
     )
     a, b, c = (run_experiment(spec(s))["runs"][0]["params"] for s in (0, 0, 1))
     assert a == b and a != c
@@ -228,10 +273,18 @@ def test_batches_stream_in_order():
 
 def test_resume_from_checkpoint_is_bit_identical_surface():
     spec = parse_spec(
-        {"problem": {"name": "rosenbrock"}, "steps": 400,
-         "runs": [{"label": "a", "optimizer": {"name": "Adam", "lr": 0.05},
-                   "scheduler": {"name": "StepLR", "step_size": 50, "gamma": 0.7}},
-                  {"label": "b", "optimizer": {"name": "SGD", "lr": 1e-3, "momentum": 0.9}}]}
+        {
+            "problem": {"name": "rosenbrock"},
+            "steps": 400,
+            "runs": [
+                {
+                    "label": "a",
+                    "optimizer": {"name": "Adam", "lr": 0.05},
+                    "scheduler": {"name": "StepLR", "step_size": 50, "gamma": 0.7},
+                },
+                {"label": "b", "optimizer": {"name": "SGD", "lr": 1e-3, "momentum": 0.9}},
+            ],
+        }
     )
     whole = run_experiment(spec)
     exp = Experiment(spec)
@@ -248,8 +301,13 @@ def test_resume_from_checkpoint_is_bit_identical_surface():
 
 def mse_spec(runs, epochs=2, **problem):
     return parse_spec(
-        {"problem": {"name": "mse_regression", "n_samples": 200, **problem},
-         "epochs": epochs, "batch_size": 32, "seed": 3, "runs": runs}
+        {
+            "problem": {"name": "mse_regression", "n_samples": 200, **problem},
+            "epochs": epochs,
+            "batch_size": 32,
+            "seed": 3,
+            "runs": runs,
+        }
     )
 
 
@@ -280,14 +338,29 @@ def textbook_model(spec, make_opt, make_sched=None):
 
 def test_model_run_equals_textbook_and_per_layer_lrs_are_recorded():
     """The seed article's example: layer1 at 0.1, layer2 at 0.2 (two LR curves)."""
-    spec = mse_spec([{"label": "layers", "optimizer": {"name": "SGD", "lr": 0.01},
-                      "param_groups": [{"params": "layer1.*", "lr": 0.1}, {"params": "layer2.*", "lr": 0.2}],
-                      "scheduler": {"name": "ExponentialLR", "gamma": 0.99}}])
+    spec = mse_spec(
+        [
+            {
+                "label": "layers",
+                "optimizer": {"name": "SGD", "lr": 0.01},
+                "param_groups": [
+                    {"params": "layer1.*", "lr": 0.1},
+                    {"params": "layer2.*", "lr": 0.2},
+                ],
+                "scheduler": {"name": "ExponentialLR", "gamma": 0.99},
+            }
+        ]
+    )
     run = run_experiment(spec)["runs"][0]
     losses, _ = textbook_model(
         spec,
-        lambda m: torch.optim.SGD([{"params": m.layer1.parameters(), "lr": 0.1},
-                                   {"params": m.layer2.parameters(), "lr": 0.2}], lr=0.01),
+        lambda m: torch.optim.SGD(
+            [
+                {"params": m.layer1.parameters(), "lr": 0.1},
+                {"params": m.layer2.parameters(), "lr": 0.2},
+            ],
+            lr=0.01,
+        ),
         lambda o: lrs.ExponentialLR(o, 0.99),
     )
     assert run["loss"] == pytest.approx(losses, rel=1e-6)
@@ -299,9 +372,17 @@ def test_model_run_equals_textbook_and_per_layer_lrs_are_recorded():
 
 
 def test_frozen_layer_does_not_move_then_unfreezes_with_the_schedule():
-    spec = mse_spec([{"label": "f", "optimizer": {"name": "Adam", "lr": 0.01},
-                      "param_groups": [{"params": "layer1.*", "frozen": True, "unfreeze_at_step": 7}],
-                      "scheduler": {"name": "StepLR", "step_size": 3, "gamma": 0.5}}], epochs=3)
+    spec = mse_spec(
+        [
+            {
+                "label": "f",
+                "optimizer": {"name": "Adam", "lr": 0.01},
+                "param_groups": [{"params": "layer1.*", "frozen": True, "unfreeze_at_step": 7}],
+                "scheduler": {"name": "StepLR", "step_size": 3, "gamma": 0.5},
+            }
+        ],
+        epochs=3,
+    )
     exp = Experiment(spec)
     model = exp.runner.runs[0].model
     before = model.layer1.weight.detach().clone()
@@ -318,8 +399,13 @@ def test_frozen_layer_does_not_move_then_unfreezes_with_the_schedule():
 
 
 def test_model_resume_bit_identical():
-    spec = mse_spec([{"label": "a", "optimizer": {"name": "Adam", "lr": 0.01}},
-                     {"label": "b", "optimizer": {"name": "SGD", "lr": 0.05, "momentum": 0.9}}], epochs=3)
+    spec = mse_spec(
+        [
+            {"label": "a", "optimizer": {"name": "Adam", "lr": 0.01}},
+            {"label": "b", "optimizer": {"name": "SGD", "lr": 0.05, "momentum": 0.9}},
+        ],
+        epochs=3,
+    )
     whole = run_experiment(spec)["runs"]
     exp = Experiment(spec)
     collector = ResultCollector(["a", "b"])
@@ -334,8 +420,13 @@ def test_model_resume_bit_identical():
 
 
 def test_paired_runs_share_initial_weights():
-    spec = mse_spec([{"label": "a", "optimizer": {"name": "SGD", "lr": 0.0}},
-                     {"label": "b", "optimizer": {"name": "Adam", "lr": 0.0}}], epochs=1)
+    spec = mse_spec(
+        [
+            {"label": "a", "optimizer": {"name": "SGD", "lr": 0.0}},
+            {"label": "b", "optimizer": {"name": "Adam", "lr": 0.0}},
+        ],
+        epochs=1,
+    )
     a, b = run_experiment(spec)["runs"]
     assert a["loss"] == b["loss"]  # lr 0: same weights, same batches -> same losses
 
