@@ -198,6 +198,10 @@ class JobManager:
             self.executor.submit(job)
         return exp_id
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     def _check_open(self) -> None:
         if self._closed:
             raise RuntimeError("the job manager is shut down")
@@ -325,15 +329,18 @@ def _needs_gpu(spec: ExperimentSpec) -> bool:
 
 _MANAGER: JobManager | None = None
 _MANAGER_LOCK = threading.Lock()
+_EXIT_HOOK: list[bool] = []
 
 
 def get_manager() -> JobManager:
     """The process-wide manager (started, and its workers warmed up, on first use)."""
     global _MANAGER
     with _MANAGER_LOCK:
-        if _MANAGER is None:
+        if _MANAGER is None or _MANAGER.closed:  # a closed one is replaced, not handed out
             _MANAGER = JobManager(Store(paths.db_path()))
-            atexit.register(shutdown_manager)
+            if not _EXIT_HOOK:
+                atexit.register(shutdown_manager)
+                _EXIT_HOOK.append(True)
         return _MANAGER
 
 

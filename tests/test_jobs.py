@@ -374,3 +374,4 @@ def test_get_manager_is_one_process_wide_manager_in_optlab_home(
         shutdown_manager()
     with pytest.raises(RuntimeError, match="shut down"):
         m.submit(surface(10))
+    assert m.closed
