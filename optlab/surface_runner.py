@@ -40,6 +40,7 @@ class _Run:
         self.final_loss: float | None = None
         self.final_params: list[float] | None = None
         self.reported = False
+        self.n_groups = len(opt.group_names) if opt is not None else 0
 
 
 class SurfaceRunner:
@@ -123,18 +124,19 @@ class SurfaceRunner:
     def _record(self, t: int, runs: list[_Run], points: np.ndarray, values: np.ndarray) -> None:
         idx = [r.index for r in runs]
         grads = torch.stack([r.xy.grad for r in runs]).numpy()  # type: ignore[misc]
+        norms = np.hypot(grads[:, 0], grads[:, 1])
         self.loss[t, idx] = values
         self.params[t, idx] = points
-        self.grad[t, idx] = np.sqrt((grads**2).sum(axis=1))
+        self.grad[t, idx] = norms
         lo, hi = self.box
-        bad = ~np.isfinite(values) | ~np.isfinite(points).all(axis=1)
-        bad |= (points < lo).any(axis=1) | (points > hi).any(axis=1)
+        ok = np.isfinite(values) & np.isfinite(norms) & (points >= lo).all(1) & (points <= hi).all(1)
+        all_ok = ok.all()  # NaN points fail the box test too
         for k, r in enumerate(runs):
-            if bad[k] or not np.isfinite(self.grad[t, r.index]):
-                self._diverge(r, t)
-            else:
-                self.lr[t, r.index, : len(r.opt.group_names)] = r.opt.lrs()  # type: ignore[union-attr]
+            if all_ok or ok[k]:
+                self.lr[t, r.index, : r.n_groups] = r.opt.lrs()  # type: ignore[union-attr]
                 r.steps_done = t + 1
+            else:
+                self._diverge(r, t)
 
     def _closure_record(self, t: int, r: _Run) -> None:
         value, loss = self._objective(r.xy, t)
