@@ -39,11 +39,16 @@ def _write(text: str, out: str | None) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    import contextlib
+
+    import torch
     from tqdm import tqdm
 
     from optlab.engine import run_experiment
 
     spec = _read_spec(args.spec)
+    # 2-element surface updates gain nothing from threads; models use torch's default
+    torch.set_num_threads(args.threads or (1 if spec.is_surface else torch.get_num_threads()))
     bar = tqdm(
         total=1000,
         desc=spec.name or "optlab run",
@@ -53,25 +58,29 @@ def cmd_run(args: argparse.Namespace) -> int:
         mininterval=0.5,
         leave=False,
     )
+    recorder: Any = None
+    with contextlib.ExitStack() as stack:
+        if not args.no_store:  # streamed into the store, so the dashboard can watch it live
+            from optlab.cli_store import Recorder
 
-    def on_batch(batch: Any, exp: Any) -> None:
-        bar.update(int(batch.progress * 1000) - bar.n)
+            recorder = stack.enter_context(Recorder(spec))
 
-    try:
-        result = run_experiment(spec, on_batch=on_batch)
-    finally:
-        bar.close()
-    if not args.no_store:
-        from optlab.cli_store import store_result
+        def on_batch(batch: Any, exp: Any) -> None:
+            bar.update(int(batch.progress * 1000) - bar.n)
+            if recorder is not None:
+                recorder(batch, exp)
 
-        result["id"] = store_result(spec, result)
+        try:
+            result = run_experiment(spec, on_batch=on_batch)
+        finally:
+            bar.close()
+    if recorder is not None:
+        result["id"] = recorder.id
     _write(json.dumps(result, indent=None if args.out is None else 1) + "\n", args.out)
     for run in result["runs"]:
         if run["status"] != "finished":
-            print(
-                f"{run['label']}: {run['status']} {run.get('message', '')}".rstrip(),
-                file=sys.stderr,
-            )
+            msg = f"{run['label']}: {run['status']} {run.get('message', '')}".rstrip()
+            print(msg, file=sys.stderr)
     return 0
 
 
@@ -155,6 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", help="write the result JSON here instead of stdout")
     run.add_argument("--no-store", action="store_true", help="do not keep it in the run store")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.add_argument("--threads", type=int, help="torch threads (default: 1 for surfaces)")
     run.set_defaults(func=cmd_run)
     sched = sub.add_parser("schedule", help="preview the lr per group per step, without training")
     sched.add_argument("spec")
