@@ -70,3 +70,44 @@ def streamlit_app() -> Iterator[StreamlitAppFactory]:
             return servers[cache_key]
 
         yield start
+
+
+# ---------------------------------------------------------------- dashboard (AppTest)
+
+
+def _reset_dashboard() -> None:
+    """Stop the job manager and clear Streamlit's caches (shared by AppTests in a process)."""
+    import streamlit as st
+
+    from optlab import jobs
+    from optlab.ui import manager as ui_manager
+
+    jobs.shutdown_manager()
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    ui_manager._WARM.set()  # no background warm-up: a test that runs experiments starts it
+
+
+@pytest.fixture
+def ui_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A fresh OPTLAB_HOME for a dashboard test; manager and caches start clean."""
+    monkeypatch.setenv("OPTLAB_HOME", str(tmp_path))
+    monkeypatch.delenv("OPTLAB_DATA_DIR", raising=False)
+    _reset_dashboard()
+    yield tmp_path
+    _reset_dashboard()
+
+
+@pytest.fixture
+def ui_page(ui_home: Path) -> Callable[..., Any]:
+    """Factory: ``ui_page("surfaces", query={"exp": ...})`` -> a run AppTest of that page."""
+    from streamlit.testing.v1 import AppTest
+
+    def make(name: str, query: Mapping[str, str] | None = None, timeout: float = 60) -> Any:
+        script = f"from optlab.ui.pages import {name}\n{name}.render()\n"
+        at = AppTest.from_string(script, default_timeout=timeout)
+        for key, value in (query or {}).items():
+            at.query_params[key] = value
+        return at.run()
+
+    return make

@@ -158,4 +158,5 @@ def group_editor(run: dict[str, Any], key: str, problem: dict[str, Any]) -> list
             st.caption(
                 "The first matching group wins; unmatched parameters keep the run's settings."
             )
-    return out
+    groups[:] = out  # the same list object: the buttons' callbacks edit it next run
+    return groups

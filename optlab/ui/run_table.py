@@ -16,6 +16,7 @@ from typing import Any
 import streamlit as st
 
 from optlab import optimizers
+from optlab import spec as spec_limits
 from optlab.ui import draft as drafts
 from optlab.ui import theme
 from optlab.ui.hyperparam_form import render_params
@@ -180,7 +181,6 @@ def runs_editor(
     steps: int,
     model: bool,
     extra: Extra | None = None,
-    max_runs: int = 12,
 ) -> list[Any]:
     """All run cards plus "Add a run"; edits ``draft['runs']`` in place.
 
@@ -188,6 +188,7 @@ def runs_editor(
     :func:`show_run_errors` fills the boxes.
     """
     runs: list[dict[str, Any]] = draft.setdefault("runs", [])
+    max_runs = spec_limits.max_runs()
     for run in runs:
         run.setdefault("_uid", new_uid())
 

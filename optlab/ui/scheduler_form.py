@@ -45,6 +45,10 @@ def scheduler_select(
     return None if chosen == NONE else chosen
 
 
+def _drop(items: list[dict[str, Any]], uid: str) -> None:
+    items[:] = [item for item in items if item.get("_uid") != uid]
+
+
 def _children(spec: dict[str, Any], key: str, steps: int, lr: float) -> list[dict[str, Any]]:
     kids = spec.setdefault("schedulers", [])
     for kid in kids:
@@ -62,8 +66,8 @@ def _children(spec: dict[str, Any], key: str, steps: int, lr: float) -> list[dic
                     key=f"{ukey}:rm",
                     type="tertiary",
                     icon=":material/close:",
-                    on_click=kids.remove,
-                    args=(kid,),
+                    on_click=_drop,
+                    args=(kids, kid["_uid"]),
                 )
             if name is None:
                 continue
@@ -73,11 +77,14 @@ def _children(spec: dict[str, Any], key: str, steps: int, lr: float) -> list[dic
             info = schedulers.get_info(name)
             values = render_params(info.params, _kwargs(kid), f"{ukey}:{name}", keep=())
             out.append({"_uid": kid["_uid"], "name": name, **values})
-    if st.button("Add a schedule", key=f"{key}:add"):
-        kids.append({"_uid": new_uid(), **example("CosineAnnealingLR", steps, lr)})
-        st.rerun()
-    spec["schedulers"] = out
-    return out
+    st.button(
+        "Add a schedule",
+        key=f"{key}:add",
+        on_click=kids.append,
+        args=({"_uid": new_uid(), **example("CosineAnnealingLR", steps, lr)},),
+    )
+    kids[:] = out  # the same list object: the buttons' callbacks edit it next run
+    return kids
 
 
 def scheduler_editor(

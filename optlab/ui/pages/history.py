@@ -153,16 +153,22 @@ def render() -> None:
             "No experiments yet: run one on the Surfaces or Training page, or with `optlab run`."
         )
         return
-    event = st.dataframe(
+    st.dataframe(
         _frame(rows),
         hide_index=True,
         width="stretch",
-        on_select="rerun",
-        selection_mode="multi-row",
-        key="history:table",
         column_config={"created": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")},
     )
-    picked = [rows[i] for i in event.selection.rows if i < len(rows)]
+    by_id = {r["id"]: r for r in rows}
+    chosen = st.multiselect(
+        "Select experiments",
+        list(by_id),
+        key="history:pick",
+        max_selections=2,
+        format_func=lambda i: f"{by_id[i].get('name') or '(unnamed)'} · {i}",
+        placeholder="pick one to open, rename, delete or export; two to compare",
+    )
+    picked = [by_id[i] for i in chosen if i in by_id]
     if len(picked) == 1:
         _actions(picked[0])
     elif len(picked) == 2:
