@@ -180,8 +180,9 @@ def check_structure(spec: SchedulerSpec, path: str = "") -> list[tuple[str, str]
         where = f"{path}schedulers[{i}]."
         if child.name == "ReduceLROnPlateau":
             errors.append((f"{where}name", f"{spec.name} cannot hold ReduceLROnPlateau"))
-        for key in ("interval", "monitor"):
-            if key in child.model_fields_set:
+        # the defaults (interval "step", no monitor) are fine: to_dict() writes them out
+        for key, default in (("interval", "step"), ("monitor", None)):
+            if getattr(child, key) != default:
                 errors.append((f"{where}{key}", f"set {key} on the outer {spec.name} only"))
         errors.extend(check_structure(child, where))
     return errors
