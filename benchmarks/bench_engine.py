@@ -5,7 +5,7 @@
    another, recording each step with ``.item()``/``.tolist()``.
 2. The CIFAR-10 CNN, 2 epochs of the bundled sample at batch 128: optlab (one
    channels_last tensor, index slices) vs the usual TensorDataset + DataLoader NCHW
-   loop.  Both use the same model, optimizer and thread count.
+   loop with its end-of-epoch validation.  Same model, optimizer and thread count.
 
 Run: ``python benchmarks/bench_engine.py [--repeats 5] [--skip-cnn]``.  Prints medians
 and the ratio optlab / reference (lower is better) measured in the same run.
@@ -78,18 +78,27 @@ def textbook_cnn() -> None:
     from problems.cifar10_cnn import CifarCNN
 
     ds = data.load_cifar10()
-    x = data.normalize(torch.from_numpy(ds.train_x.copy()))
-    y = torch.from_numpy(ds.train_y.copy())
-    loader = DataLoader(TensorDataset(x, y), batch_size=128, shuffle=True)
+    train_x, train_y, val_x, val_y = ds.tensors()
+    train = TensorDataset(data.normalize(train_x), train_y)
+    val = TensorDataset(data.normalize(val_x), val_y)
+    loader = DataLoader(train, batch_size=128, shuffle=True)
+    val_loader = DataLoader(val, batch_size=1024)
     torch.manual_seed(0)
     model = CifarCNN()
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     for _ in range(2):
+        model.train()
         for xb, yb in loader:
             loss = torch.nn.functional.cross_entropy(model(xb), yb)
             opt.zero_grad()
             loss.backward()
             opt.step()
+        model.eval()  # the usual end-of-epoch validation (optlab does the same)
+        with torch.no_grad():
+            for xb, yb in val_loader:
+                out = model(xb)
+                torch.nn.functional.cross_entropy(out, yb, reduction="sum").item()
+                (out.argmax(1) == yb).sum().item()
 
 
 def optlab_cnn() -> None:
