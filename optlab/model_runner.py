@@ -20,28 +20,24 @@ import numpy as np
 import torch
 
 from optlab.problems import ModelProblem
-from optlab.records import Batch, EpochMetrics, RunStatus, StepChunk
+from optlab.records import Batch, EpochMetrics, StepChunk
 from optlab.run_optimizer import RunOptimizer
+from optlab.run_state import LockstepRunner, RunState, build_run_optimizer
 from optlab.spec import ExperimentSpec
 
 EVAL_BATCH = 1024
 
 
-class _Run:
+class _Run(RunState):
     def __init__(self, index: int, model: torch.nn.Module, opt: RunOptimizer | None, error: str):
-        self.index, self.model, self.opt = index, model, opt
-        self.status = "running" if opt is not None else "failed"
-        self.message = error
-        self.diverged_at: int | None = None
+        super().__init__(index, opt, error)
+        self.model = model
         self.pending: list[tuple[int, torch.Tensor, torch.Tensor, list[float], float]] = []
         self.epochs: list[EpochMetrics] = []
         self.epoch_loss_sum: torch.Tensor | float = 0.0
-        self.steps_done = 0
-        self.final_loss: float | None = None
-        self.reported = False
 
 
-class ModelRunner:
+class ModelRunner(LockstepRunner):
     def __init__(self, spec: ExperimentSpec, problem: ModelProblem, device: torch.device) -> None:
         self.spec, self.problem, self.device = spec, problem, device
         self.data = problem.load_data(device, spec.seed)
@@ -62,26 +58,10 @@ class ModelRunner:
             model.train()
             interval = run.scheduler.interval if run.scheduler else "step"
             sched_steps = self.epochs if interval == "epoch" else self.steps
-            try:
-                opt: RunOptimizer | None = RunOptimizer(
-                    run, list(model.named_parameters()), scheduler_steps=sched_steps
-                )
-                error = ""
-            except Exception as exc:
-                opt, error = None, f"could not build the optimizer: {exc}"
+            opt, error = build_run_optimizer(run, list(model.named_parameters()), sched_steps)
             self.runs.append(_Run(i, model, opt, error))
 
     # ------------------------------------------------------------------ stepping
-
-    @property
-    def active(self) -> list[_Run]:
-        return [r for r in self.runs if r.status == "running"]
-
-    def done(self) -> bool:
-        return self.t >= self.steps or not self.active
-
-    def progress(self) -> float:
-        return self.t / max(1, self.steps)
 
     @property
     def epoch(self) -> int:
@@ -178,16 +158,7 @@ class ModelRunner:
         for r in self.active:
             r.status = "finished"
 
-    def cancel(self, runs: set[int] | None) -> None:
-        for r in self.active:
-            if runs is None or r.index in runs:
-                r.status, r.message = "cancelled", f"cancelled at step {self.t}"
-
     # ------------------------------------------------------------------ output
-
-    def group_names(self, index: int) -> list[str]:
-        opt = self.runs[index].opt
-        return opt.group_names if opt else []
 
     def _chunk(self, r: _Run) -> StepChunk | None:
         if not r.pending:
@@ -218,21 +189,10 @@ class ModelRunner:
                 batch.chunks.append(chunk)
             batch.epochs += r.epochs
             r.epochs = []
-            if r.status != "running" and not r.reported:
-                r.reported = True
-                batch.statuses.append(self.status(r))
+            news = r.news()
+            if news is not None:
+                batch.statuses.append(news)
         return batch
-
-    def status(self, r: _Run) -> RunStatus:
-        return RunStatus(
-            run=r.index,
-            status=r.status,  # type: ignore[arg-type]
-            message=r.message,
-            diverged_at=r.diverged_at,
-            final_loss=r.final_loss,
-            groups=self.group_names(r.index),
-            steps_done=r.steps_done,
-        )
 
     # ------------------------------------------------------------------ checkpoints
 
@@ -243,14 +203,9 @@ class ModelRunner:
             "aug": self.aug.get_state(),
             "runs": [
                 {
+                    **r.state_dict(),
                     "model": copy.deepcopy(r.model.state_dict()),
-                    "opt": r.opt.state_dict() if r.opt else None,
-                    "status": r.status,
-                    "message": r.message,
-                    "diverged_at": r.diverged_at,
-                    "steps_done": r.steps_done,
                     "epoch_loss_sum": r.epoch_loss_sum,
-                    "final_loss": r.final_loss,
                 }
                 for r in self.runs
             ],
@@ -263,9 +218,5 @@ class ModelRunner:
         self.aug.set_state(state["aug"])
         for r, saved in zip(self.runs, state["runs"], strict=True):
             r.model.load_state_dict(saved["model"])
-            if r.opt and saved["opt"]:
-                r.opt.load_state_dict(saved["opt"])
-            r.status, r.message = saved["status"], saved["message"]
-            r.diverged_at, r.steps_done = saved["diverged_at"], saved["steps_done"]
-            r.epoch_loss_sum, r.final_loss = saved["epoch_loss_sum"], saved["final_loss"]
-            r.reported = r.status != "running"
+            r.load_state_dict(saved)
+            r.epoch_loss_sum = saved["epoch_loss_sum"]

@@ -20,30 +20,22 @@ import numpy as np
 import torch
 
 from optlab.problems import Surface
-from optlab.records import Batch, RunStatus, StepChunk
+from optlab.records import Batch, StepChunk
 from optlab.run_optimizer import RunOptimizer
+from optlab.run_state import LockstepRunner, RunState, build_run_optimizer
 from optlab.spec import ExperimentSpec
 
 DTYPE = torch.float64
 
 
-class _Run:
+class _Run(RunState):
     def __init__(self, index: int, xy: torch.Tensor, opt: RunOptimizer | None, error: str) -> None:
-        self.index = index
+        super().__init__(index, opt, error)
         self.xy = xy
-        self.opt = opt
-        self.status = "running" if opt is not None else "failed"
-        self.message = error
-        self.diverged_at: int | None = None
-        self.steps_done = 0  # updates recorded
         self.flushed = 0
-        self.final_loss: float | None = None
-        self.final_params: list[float] | None = None
-        self.reported = False
-        self.n_groups = len(opt.group_names) if opt is not None else 0
 
 
-class SurfaceRunner:
+class SurfaceRunner(LockstepRunner):
     def __init__(self, spec: ExperimentSpec, problem: Surface) -> None:
         self.spec, self.problem = spec, problem
         self.steps = int(spec.steps or 0)
@@ -60,13 +52,7 @@ class SurfaceRunner:
         self.runs: list[_Run] = []
         for i, run in enumerate(spec.runs):
             xy = torch.tensor(problem.start, dtype=DTYPE, requires_grad=True)
-            try:
-                opt: RunOptimizer | None = RunOptimizer(
-                    run, [("xy", xy)], scheduler_steps=self.steps
-                )
-                error = ""
-            except Exception as exc:  # a bad combination the spec could not foresee
-                opt, error = None, f"could not build the optimizer: {exc}"
+            opt, error = build_run_optimizer(run, [("xy", xy)], self.steps)
             self.runs.append(_Run(i, xy, opt, error))
         n_groups = max([len(r.opt.group_names) for r in self.runs if r.opt] or [1])
         n = len(self.runs)
@@ -77,16 +63,6 @@ class SurfaceRunner:
         self.time = np.zeros(self.steps)
 
     # ------------------------------------------------------------------ stepping
-
-    @property
-    def active(self) -> list[_Run]:
-        return [r for r in self.runs if r.status == "running"]
-
-    def done(self) -> bool:
-        return self.t >= self.steps or not self.active
-
-    def progress(self) -> float:
-        return self.t / max(1, self.steps)
 
     def _objective(self, xy: torch.Tensor, t: int) -> tuple[torch.Tensor, torch.Tensor]:
         """(f, loss seen by the optimizer): the loss adds seeded gradient noise u·x + v·y."""
@@ -129,7 +105,9 @@ class SurfaceRunner:
         self.params[t, idx] = points
         self.grad[t, idx] = norms
         lo, hi = self.box
-        ok = np.isfinite(values) & np.isfinite(norms) & (points >= lo).all(1) & (points <= hi).all(1)
+        ok = (
+            np.isfinite(values) & np.isfinite(norms) & (points >= lo).all(1) & (points <= hi).all(1)
+        )
         all_ok = ok.all()  # NaN points fail the box test too
         for k, r in enumerate(runs):
             if all_ok or ok[k]:
@@ -183,16 +161,7 @@ class SurfaceRunner:
             else:
                 self._diverge(r, self.steps)
 
-    def cancel(self, runs: set[int] | None) -> None:
-        for r in self.active:
-            if runs is None or r.index in runs:
-                r.status, r.message = "cancelled", f"cancelled at step {self.t}"
-
     # ------------------------------------------------------------------ output
-
-    def group_names(self, index: int) -> list[str]:
-        opt = self.runs[index].opt
-        return opt.group_names if opt else []
 
     def flush(self) -> Batch:
         batch = Batch(progress=self.progress())
@@ -200,7 +169,7 @@ class SurfaceRunner:
             end = r.steps_done
             if end > r.flushed:
                 sl = slice(r.flushed, end)
-                n_groups = len(self.group_names(r.index)) or 1
+                n_groups = r.n_groups or 1
                 batch.chunks.append(
                     StepChunk(
                         run=r.index,
@@ -213,39 +182,17 @@ class SurfaceRunner:
                     )
                 )
                 r.flushed = end
-            if r.status != "running" and not r.reported:
-                r.reported = True
-                batch.statuses.append(self.status(r))
+            news = r.news()
+            if news is not None:
+                batch.statuses.append(news)
         return batch
-
-    def status(self, r: _Run) -> RunStatus:
-        return RunStatus(
-            run=r.index,
-            status=r.status,  # type: ignore[arg-type]
-            message=r.message,
-            diverged_at=r.diverged_at,
-            final_loss=r.final_loss,
-            final_params=r.final_params,
-            groups=self.group_names(r.index),
-            steps_done=r.steps_done,
-        )
 
     # ------------------------------------------------------------------ checkpoints
 
     def state_dict(self) -> dict[str, Any]:
         return {
             "t": self.t,
-            "runs": [
-                {
-                    "xy": r.xy.detach().clone(),
-                    "opt": r.opt.state_dict() if r.opt else None,
-                    "status": r.status,
-                    "message": r.message,
-                    "diverged_at": r.diverged_at,
-                    "steps_done": r.steps_done,
-                }
-                for r in self.runs
-            ],
+            "runs": [{**r.state_dict(), "xy": r.xy.detach().clone()} for r in self.runs],
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -254,14 +201,7 @@ class SurfaceRunner:
         for r, saved in zip(self.runs, state["runs"], strict=True):
             with torch.no_grad():
                 r.xy.copy_(saved["xy"])
-            if r.opt and saved["opt"]:
-                r.opt.load_state_dict(saved["opt"])
-            r.status, r.message, r.diverged_at = (
-                saved["status"],
-                saved["message"],
-                saved["diverged_at"],
-            )
-            r.steps_done = r.flushed = saved["steps_done"]
-            r.reported = r.status != "running"
+            r.load_state_dict(saved)
+            r.flushed = r.steps_done
         if self.t >= self.steps:
             self._finish()
