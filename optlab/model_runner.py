@@ -199,6 +199,7 @@ class ModelRunner(LockstepRunner):
     def state_dict(self) -> dict[str, Any]:
         """Call right after :meth:`flush` (nothing pending)."""
         return {
+            **self.clock_state(),
             "t": self.t,
             "aug": self.aug.get_state(),
             "runs": [
@@ -213,6 +214,7 @@ class ModelRunner(LockstepRunner):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.t = state["t"]
+        self.restore_clock(state)
         if self.t % self.steps_per_epoch:
             self._epoch_permutation(self.epoch)
         self.aug.set_state(state["aug"])

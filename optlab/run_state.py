@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from optlab.records import RunStatus
@@ -76,6 +77,14 @@ class LockstepRunner:
     runs: list[Any]
     t: int
     steps: int
+    started: float  # perf_counter() at the start; record times count from here
+
+    def clock_state(self) -> dict[str, float]:
+        return {"elapsed": time.perf_counter() - self.started}
+
+    def restore_clock(self, state: dict[str, Any]) -> None:
+        """A resumed run's times go on from the checkpoint's, not from zero."""
+        self.started = time.perf_counter() - float(state.get("elapsed", 0.0))
 
     @property
     def active(self) -> list[Any]:

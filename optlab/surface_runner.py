@@ -191,6 +191,7 @@ class SurfaceRunner(LockstepRunner):
 
     def state_dict(self) -> dict[str, Any]:
         return {
+            **self.clock_state(),
             "t": self.t,
             "runs": [{**r.state_dict(), "xy": r.xy.detach().clone()} for r in self.runs],
         }
@@ -198,6 +199,7 @@ class SurfaceRunner(LockstepRunner):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Continue from a checkpoint: records before ``t`` are already stored elsewhere."""
         self.t = state["t"]
+        self.restore_clock(state)
         for r, saved in zip(self.runs, state["runs"], strict=True):
             with torch.no_grad():
                 r.xy.copy_(saved["xy"])
