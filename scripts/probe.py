@@ -44,7 +44,9 @@ def page_renders(url: str, text: str) -> None:
         browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         page = browser.new_page()
         page.goto(url)
-        expect(page.get_by_text(text).first).to_be_visible(timeout=60_000)
+        expect(page.get_by_text(text).filter(visible=True).first).to_be_visible(timeout=60_000)
+        if page.locator("[data-testid='stException']").count():
+            sys.exit("probe: the page shows a Python exception")
         browser.close()
 
 
@@ -52,7 +54,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("url")
     parser.add_argument("--timeout", type=float, default=300)
-    parser.add_argument("--text", default="optlab", help="text the rendered page must show")
+    parser.add_argument("--text", default="Runs", help="text the rendered page must show")
     parser.add_argument("--health-only", action="store_true")
     args = parser.parse_args()
     wait_healthy(args.url, args.timeout)
