@@ -114,6 +114,34 @@ def optlab_cnn() -> None:
     run_experiment(spec)
 
 
+def _subprocess(args: list[str]) -> None:
+    import subprocess
+    import sys
+
+    subprocess.run([sys.executable, *args], check=True, capture_output=True)
+
+
+def command_optlab_run(tmp: str) -> None:
+    """The whole command: ``python -m optlab run SPEC --no-store`` (startup included)."""
+    _subprocess(
+        [
+            "-m",
+            "optlab",
+            "run",
+            f"{tmp}/spec.json",
+            "--no-store",
+            "--quiet",
+            "--out",
+            f"{tmp}/result.json",
+        ]
+    )
+
+
+def command_textbook(tmp: str) -> None:
+    """The user's script for the same six runs (startup included)."""
+    _subprocess([__file__, "--textbook-only"])
+
+
 def measure(fn, repeats: int) -> float:
     times = []
     for _ in range(repeats):
@@ -140,7 +168,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--skip-cnn", action="store_true")
+    parser.add_argument("--textbook-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.textbook_only:
+        textbook_surfaces()
+        return
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     compare(
         f"Rosenbrock, 6 optimizers × {STEPS} steps",
