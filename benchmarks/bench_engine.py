@@ -19,9 +19,6 @@ import time
 
 import torch
 
-from optlab.engine import run_experiment
-from optlab.spec import parse_spec
-
 SIX = [
     ("SGD", {"name": "SGD", "lr": 1e-3}, lambda p: torch.optim.SGD(p, lr=1e-3)),
     (
@@ -61,6 +58,9 @@ def textbook_surfaces() -> None:
 
 
 def optlab_surfaces() -> None:
+    from optlab.engine import run_experiment
+    from optlab.spec import parse_spec
+
     spec = parse_spec(
         {
             "problem": {"name": "rosenbrock"},
@@ -102,6 +102,9 @@ def textbook_cnn() -> None:
 
 
 def optlab_cnn() -> None:
+    from optlab.engine import run_experiment
+    from optlab.spec import parse_spec
+
     spec = parse_spec(
         {
             "problem": {"name": "cifar10_cnn"},
