@@ -14,8 +14,11 @@ and the ratio optlab / reference (lower is better) measured in the same run.
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
+import tempfile
 import time
+from pathlib import Path
 
 import torch
 
@@ -178,11 +181,24 @@ def main() -> None:
         return
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     compare(
-        f"Rosenbrock, 6 optimizers × {STEPS} steps",
+        f"Rosenbrock, 6 optimizers × {STEPS} steps (in process)",
         optlab_surfaces,
         textbook_surfaces,
         args.repeats,
     )
+    with tempfile.TemporaryDirectory() as tmp:
+        spec = {
+            "problem": {"name": "rosenbrock"},
+            "steps": STEPS,
+            "runs": [{"label": n, "optimizer": o} for n, o, _ in SIX],
+        }
+        Path(tmp, "spec.json").write_text(json.dumps(spec))
+        compare(
+            f"Rosenbrock, 6 optimizers × {STEPS} steps (whole commands: optlab run vs script)",
+            lambda: command_optlab_run(tmp),
+            lambda: command_textbook(tmp),
+            args.repeats,
+        )
     if not args.skip_cnn:
         compare(
             "CIFAR-10 CNN, 2 epochs of the sample, batch 128",
