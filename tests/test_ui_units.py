@@ -39,10 +39,6 @@ def test_every_preset_is_a_valid_spec_for_its_page(preset: presets.Preset) -> No
     assert (kind == "surface") == (preset.page in ("surfaces", "schedules"))
 
 
-@pytest.mark.xfail(
-    reason="spec.to_dict() writes interval on child schedulers, which parse_spec refuses",
-    strict=False,
-)
 def test_a_composite_schedule_survives_the_store_roundtrip() -> None:
     """The job manager stores spec.to_dict() and the worker parses it again."""
     spec = parse_spec(presets.get("warmup_cosine_vs_step").spec)

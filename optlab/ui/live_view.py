@@ -146,9 +146,11 @@ def live_view(
     """Status, charts and summary of ``exp_id``, polling while it runs."""
     first = load(exp_id)
     was_active = first.active
+    inline = [True]  # the first call runs inside this full run; later ones are polls
 
     @st.fragment(run_every=POLL_SECONDS if was_active else None)
     def panel() -> None:
+        in_full_run, inline[0] = inline[0], False
         data = load(exp_id)
         status_bar(data, on_cancel=lambda run: _cancel(exp_id, run), key=key)
         if data.is_surface:
@@ -158,8 +160,11 @@ def live_view(
         summary_table(data, f"{key}:summary")
         if after is not None:
             after(data)
-        if was_active and not data.active:
-            st.rerun(scope="app")  # stop polling: the next full run has no run_every
+        if was_active and not data.active and not in_full_run:
+            # Stop polling: the next full run declares the fragment without run_every.
+            # (Never from inside a full run: that would cut it short before the page
+            # writes its URL.)
+            st.rerun(scope="app")
 
     panel()
     return first

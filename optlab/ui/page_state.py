@@ -21,6 +21,15 @@ _SHOWN = "optlab:shown:"
 _NOTICE = "optlab:notice:"
 
 
+_REMEMBERED = 64
+
+
+def _remember(page: str, sig: tuple[str | None, str | None]) -> None:
+    """Note a query string as known to this page (the latest ones, bounded)."""
+    seen = [s for s in st.session_state.get(_SEEN + page, ()) if s != sig]
+    st.session_state[_SEEN + page] = tuple([*seen, sig][-_REMEMBERED:])
+
+
 def page_for(spec: dict[str, Any]) -> str:
     """``surfaces`` or ``training``: where a spec belongs (by its problem's kind)."""
     try:
@@ -53,7 +62,7 @@ def load_spec(page: str, spec: dict[str, Any], *, exp_id: str | None = None) -> 
     show(target, exp_id)
     if target != page:
         query = {share.EXP_PARAM: exp_id} if exp_id else {share.FORM_PARAM: share.encode_form(spec)}
-        st.session_state[_SEEN + target] = (query.get(share.EXP_PARAM), query.get(share.FORM_PARAM))
+        _remember(target, (query.get(share.EXP_PARAM), query.get(share.FORM_PARAM)))
         if not navigation.go(target, query):
             notice(page, f"This spec belongs on the {target.title()} page; open it there.")
 
@@ -63,9 +72,11 @@ def from_url(page: str, default: dict[str, Any]) -> dict[str, Any]:
     qp = st.query_params
     exp_id, form = qp.get(share.EXP_PARAM), qp.get(share.FORM_PARAM)
     sig = (exp_id, form)
-    if st.session_state.get(_SEEN + page) == sig and drafts.get(page) is not None:
+    if sig in st.session_state.get(_SEEN + page, ()) and drafts.get(page) is not None:
+        # A query string this page wrote itself (possibly a stale one that a rerun
+        # carried back before the browser applied the newer one): nothing new.
         return drafts.get(page) or default
-    st.session_state[_SEEN + page] = sig
+    _remember(page, sig)
     if exp_id:
         stored = experiment_or_none(exp_id)
         if stored is None:
@@ -93,10 +104,7 @@ def sync_url(page: str, draft: dict[str, Any]) -> None:
         if exp_id
         else {share.FORM_PARAM: share.encode_form(drafts.clean(draft))}
     )
-    have = {k: st.query_params.get(k) for k in (share.EXP_PARAM, share.FORM_PARAM)}
-    if have != {
-        share.EXP_PARAM: want.get(share.EXP_PARAM),
-        share.FORM_PARAM: want.get(share.FORM_PARAM),
-    }:
-        st.query_params.from_dict(want)
-    st.session_state[_SEEN + page] = (want.get(share.EXP_PARAM), want.get(share.FORM_PARAM))
+    # Always send it: a run interrupted by a click may have updated the server's copy of
+    # the query string without the browser ever receiving it.
+    st.query_params.from_dict(want)
+    _remember(page, (want.get(share.EXP_PARAM), want.get(share.FORM_PARAM)))

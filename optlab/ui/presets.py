@@ -230,3 +230,10 @@ def get(key: str) -> Preset:
         if p.key == key:
             return p
     raise KeyError(key)
+
+
+def get_by_title(title: str) -> Preset:
+    for p in PRESETS:
+        if p.title == title:
+            return p
+    raise KeyError(title)
