@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -87,8 +88,9 @@ def test_compare_two_experiments(stored: dict[str, str]) -> None:
     )
     text = "\n".join(m.value for m in at.markdown)
     assert "### Comparison" in text and f"`{stored['mine']}`" in text
-    summaries = [d.value for d in at.dataframe if "run" in d.value.columns]
-    assert [list(s["run"]) for s in summaries] == [
+    tables = [m.value for m in at.markdown if "optlab-summary" in m.value]
+    runs = [re.findall(r"<b>(.*?)</b>", t) for t in tables]
+    assert runs == [
         ["A · SGD-momentum", "A · Adam"],
         ["B · SGD", "B · SGD-momentum", "B · Nesterov"],
     ]

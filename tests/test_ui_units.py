@@ -106,8 +106,10 @@ def test_figures_pick_log_axes_and_mark_static_traces() -> None:
     problem = get_problem("rosenbrock")()
     run = _series("SGD", [10.0, 1.0, 0.1])
     fig = figures.contour_figure(problem, [run], start=(-1.5, 2.0))
-    assert fig["data"][0]["type"] == "contour" and fig["data"][1]["name"] == "minimum"
-    assert fig["data"][0]["colorbar"]["title"]["text"] == "log₁₀ f"
+    image, colorbar, minimum = fig["data"][: len(figures.CONTOUR_STATIC)]
+    assert image["type"] == "image" and image["source"].startswith("data:image/png;base64,")
+    assert colorbar["marker"]["colorbar"]["title"]["text"] == "log₁₀ f"
+    assert minimum["name"] == "minimum" and minimum["x"] == [1.0]
     assert figures.loss_figure([run])["layout"]["yaxis"]["type"] == "log"
     negative = _series("SGD", [1.0, -3.0])
     assert figures.loss_figure([negative])["layout"]["yaxis"]["type"] == "linear"
@@ -169,3 +171,12 @@ def test_reader_store_reuses_connections_of_finished_threads(tmp_path: Any) -> N
         t.join()
     assert reader.open_connections() <= 2
     reader.close()
+
+
+def test_change_points_keep_a_step_schedule_exact() -> None:
+    steps = np.arange(10)
+    lr = np.array([0.1] * 4 + [0.05] * 4 + [0.025] * 2)
+    xs, ys = figures.change_points(steps, lr)
+    assert list(xs) == [0, 4, 8, 9] and list(ys) == [0.1, 0.05, 0.025, 0.025]
+    xs, ys = figures.change_points(steps, np.full(10, 0.01))
+    assert list(xs) == [0, 9]

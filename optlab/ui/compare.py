@@ -14,9 +14,9 @@ import streamlit as st
 from optlab.ui import figures, theme
 from optlab.ui.live_chart import live_chart
 from optlab.ui.live_data import ExperimentData, refresh
-from optlab.ui.live_view import summary_table
 from optlab.ui.manager import store
 from optlab.ui.series import RunSeries
+from optlab.ui.summary_table import summary_table
 
 
 def _tagged(data: ExperimentData, tag: str, offset: int) -> list[RunSeries]:

@@ -8,57 +8,24 @@ bounds each trace with ``decimate`` so an update stays small.
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
-from optlab.ui import theme
+from optlab.ui import contour_image, theme
 from optlab.ui.live_chart import decimate
 from optlab.ui.series import RunSeries
 
 MAX_POINTS = 2000
-CONTOUR_GRID = 180
 #: static traces of the contour figure (sent once per browser session)
-CONTOUR_STATIC = [0, 1]
-
-
-@lru_cache(maxsize=32)
-def _contour_trace(problem_name: str, params_json: str) -> dict[str, Any]:
-    """The contour of a surface, computed once per problem and parameters."""
-    from optlab.problems import get_problem
-
-    cls = get_problem(problem_name)
-    problem = cls(cls.Params.model_validate_json(params_json))
-    xs, ys, z = problem.grid(CONTOUR_GRID)
-    z = np.where(np.isfinite(z), z, np.nan)
-    title = "f"
-    if problem.log_scale:
-        floor = np.nanmin(z)
-        span = max(float(np.nanmax(z) - floor), 1e-12)
-        z = np.log10(z - floor + span * 1e-5)
-        title = "log₁₀ f"
-    return {
-        "type": "contour",
-        "x": xs,
-        "y": ys,
-        "z": z,
-        "colorscale": theme.CONTOUR_SCALE,
-        "ncontours": 28,
-        "contours": {"coloring": "fill", "showlines": True},
-        "line": {"color": "rgba(70,90,120,0.35)", "width": 1},
-        "colorbar": {"title": {"text": title, "side": "right"}, "thickness": 14, "len": 0.9},
-        "hoverinfo": "skip",
-        "showlegend": False,
-        "name": "f",
-    }
+CONTOUR_STATIC = [0, 1, 2]
 
 
 def contour_base(
     problem: Any,
-) -> tuple[dict[str, Any], dict[str, Any], tuple[tuple[float, float], ...]]:
-    """The contour trace, the minima trace and the plot box of a surface problem."""
-    contour = _contour_trace(problem.name, problem.params.model_dump_json())
+) -> tuple[list[dict[str, Any]], tuple[tuple[float, float], ...]]:
+    """The surface's image, colour bar and minima traces, and its plot box."""
+    image, colorbar = contour_image.traces(problem.name, problem.params.model_dump_json())
     minima = problem.minima()
     minima_trace = {
         "type": "scatter",
@@ -75,7 +42,7 @@ def contour_base(
         "hovertemplate": "minimum (%{x:.3g}, %{y:.3g})<extra></extra>",
         "showlegend": bool(minima),
     }
-    return contour, minima_trace, problem.bounds
+    return [image, colorbar, minima_trace], problem.bounds
 
 
 def contour_figure(
@@ -87,10 +54,10 @@ def contour_figure(
 ) -> dict[str, Any]:
     """Contour with each run's path, its current point and the known minima.
 
-    ``upto`` (replay) draws every path up to that step.  Traces 0–1 are static.
+    ``upto`` (replay) draws every path up to that step.  Traces 0–2 are static.
     """
-    contour, minima, ((x0, x1), (y0, y1)) = contour_base(problem)
-    traces: list[dict[str, Any]] = [contour, minima]
+    static, ((x0, x1), (y0, y1)) = contour_base(problem)
+    traces: list[dict[str, Any]] = list(static)
     if start is not None:
         traces.append(
             {
@@ -141,7 +108,7 @@ def contour_figure(
         )
     layout = theme.base_layout(xaxis_title="x", yaxis_title="y")
     layout["xaxis"].update(range=[x0, x1], constrain="domain")
-    layout["yaxis"].update(range=[y0, y1])
+    layout["yaxis"].update(range=[y0, y1], autorange=False)
     layout["margin"] = {"l": 60, "r": 10, "t": 40, "b": 50}
     layout["dragmode"] = "zoom"
     return {"data": traces, "layout": layout}
@@ -176,6 +143,21 @@ def loss_figure(runs: list[RunSeries], *, upto: int | None = None) -> dict[str, 
     return {"data": traces, "layout": layout}
 
 
+def change_points(xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The points where a piecewise-constant series changes (plus the last one).
+
+    Drawn with ``line.shape = "hv"`` this is exact, and a constant learning rate costs
+    two points instead of thousands in every live update.
+    """
+    xs, ys = np.asarray(xs), np.asarray(ys, dtype=np.float64)
+    if ys.size < 3:
+        return xs, ys
+    same = (ys[1:] == ys[:-1]) | (np.isnan(ys[1:]) & np.isnan(ys[:-1]))
+    keep = np.concatenate([[True], ~same])
+    keep[-1] = True
+    return xs[keep], ys[keep]
+
+
 def lr_figure(runs: list[RunSeries], *, upto: int | None = None) -> dict[str, Any]:
     """Learning rate vs step: one line per parameter group, dashed by group."""
     traces = []
@@ -186,7 +168,7 @@ def lr_figure(runs: list[RunSeries], *, upto: int | None = None) -> dict[str, An
         for g in range(run.lr.shape[1]):
             group = run.groups[g] if g < len(run.groups) else f"group {g}"
             name = f"{run.label} · {group}" if multi else run.label
-            xs, ys = decimate(run.step, run.lr[:, g], MAX_POINTS) if run.n else ([], [])
+            xs, ys = decimate(*change_points(run.step, run.lr[:, g]), MAX_POINTS)
             traces.append(
                 {
                     "type": "scatter",
@@ -197,6 +179,7 @@ def lr_figure(runs: list[RunSeries], *, upto: int | None = None) -> dict[str, An
                         "color": theme.run_color(run.color_at),
                         "width": 2.5,
                         "dash": theme.GROUP_DASHES[g % len(theme.GROUP_DASHES)],
+                        "shape": "hv",
                     },
                     "name": name,
                     "hovertemplate": f"{name}<br>step %{{x}}: lr %{{y:.4g}}<extra></extra>",

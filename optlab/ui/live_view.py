@@ -12,17 +12,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import pandas as pd
 import streamlit as st
 
 from optlab.ui import figures, theme
 from optlab.ui.live_chart import live_chart
-from optlab.ui.live_data import ExperimentData, default_threshold, refresh, summary_rows
+from optlab.ui.live_data import ExperimentData, refresh
 from optlab.ui.manager import manager, store
 from optlab.ui.status_bar import status_bar
-from optlab.ui.widgets import fmt_num
+from optlab.ui.summary_table import summary_table
 
-POLL_SECONDS = 0.2
+POLL_SECONDS = 0.15
 _CACHE = "optlab:live:data"
 _MAX_HELD = 4
 
@@ -59,36 +58,6 @@ def _replay(data: ExperimentData, key: str) -> int | None:
         help="drag to replay the trajectories; the charts mark the step",
     )
     return None if step >= longest else step
-
-
-def summary_table(data: ExperimentData, key: str) -> None:
-    threshold = default_threshold(data) if data.is_surface else None
-    rows = summary_rows(data, threshold)
-    if not rows:
-        return
-    frame = pd.DataFrame(rows)
-    for col in ("final loss", "best loss"):
-        frame[col] = [fmt_num(v, 5) for v in frame[col]]
-    colors = [theme.run_color(r.color_at) for r in data.runs]
-
-    def colour(row: pd.Series) -> list[str]:
-        c = colors[row.name % len(colors)] if colors else "#000"
-        return [f"border-left: 6px solid {c}" if col == "run" else "" for col in row.index]
-
-    config = {
-        "wall time (s)": st.column_config.NumberColumn(format="%.2f"),
-        "val acc": st.column_config.NumberColumn("val acc (%)", format="%.1f"),
-    }
-    for col in frame.columns:
-        if col.startswith("steps to"):
-            config[col] = st.column_config.NumberColumn(format="%d", help="first step at or below")
-    st.dataframe(
-        frame.style.apply(colour, axis=1),
-        hide_index=True,
-        width="stretch",
-        key=key,
-        column_config=config,
-    )
 
 
 def _surface_charts(
