@@ -84,7 +84,7 @@ def test_gallery_covers_every_scheduler() -> None:
 
 def test_log_grid_and_nearest() -> None:
     assert GRID[0] == 1e-6 and GRID[-1] == 10.0 and 0.001 in GRID and 0.05 in GRID
-    assert nearest(GRID, 0.0013) == 0.001 and nearest(GRID, -1) == GRID[0]
+    assert nearest(GRID, 0.0011) == 0.001 and nearest(GRID, -1) == GRID[0]
     assert nearest(GRID, "x") in GRID
 
 

@@ -190,6 +190,9 @@ def lr_figure(runs: list[RunSeries], *, upto: int | None = None) -> dict[str, An
     log_y = _positive(flat) and float(flat.max()) / float(flat.min()) > 20
     layout = theme.base_layout(xaxis_title="step", yaxis_title="learning rate", log_y=log_y)
     layout["yaxis"]["exponentformat"] = "power" if log_y else "e"
+    if flat.size and float(np.nanmax(flat)) == float(np.nanmin(flat)):
+        value = float(flat[0])  # one constant lr: plotly would centre it in [v-1, v+1]
+        layout["yaxis"]["range"] = [0.0, 1.5 * value] if value > 0 else [-1.0, 1.0]
     if upto is not None:
         layout["shapes"] = [_vline(upto)]
     return {"data": traces, "layout": layout}
@@ -223,7 +226,8 @@ def epoch_figure(runs: list[RunSeries], metric: str) -> dict[str, Any]:
             )
     title = "validation accuracy" if metric == "val_acc" else "loss (train —, val ···)"
     layout = theme.base_layout(xaxis_title="epoch", yaxis_title=title)
-    layout["xaxis"]["dtick"] = 1
+    if max((len(r.epochs) for r in runs), default=0) <= 12:
+        layout["xaxis"]["dtick"] = 1
     if metric == "val_acc":
         layout["yaxis"]["tickformat"] = ".0%"
     return {"data": traces, "layout": layout}

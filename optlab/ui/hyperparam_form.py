@@ -23,11 +23,11 @@ LOG_FIRST = ("lr", "max_lr")
 
 
 def lr_grid(lo: float = 1e-6, hi: float = 10.0) -> list[float]:
-    """1-2-5 steps per decade: the values a log-scale learning-rate slider snaps to."""
+    """1-1.5-2-3-5-7 steps per decade: the values a log-scale learning-rate slider snaps to."""
     out = []
     exp = math.floor(math.log10(lo))
     while 10.0**exp <= hi * 1.0001:
-        for m in (1.0, 2.0, 5.0):
+        for m in (1.0, 1.5, 2.0, 3.0, 5.0, 7.0):
             v = float(f"{m * 10.0**exp:.10g}")
             if lo * 0.9999 <= v <= hi * 1.0001:
                 out.append(v)
@@ -49,7 +49,7 @@ def nearest(grid: list[float], value: Any) -> float:
 
 
 def log_input(label: str, key: str, value: Any, *, help: str = "") -> Any:
-    """A log-scale slider (1-2-5 steps) and an exact number box that follow each other."""
+    """A log-scale slider (snapping to 1-1.5-2-3-5-7 steps) and an exact number box, in step."""
     skey, nkey = f"{key}:slider", f"{key}:exact"
     seed(nkey, float(value) if isinstance(value, int | float) else None)
     seed(skey, nearest(GRID, st.session_state[nkey]))

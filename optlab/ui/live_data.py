@@ -129,6 +129,7 @@ def summary_rows(data: ExperimentData, threshold: float | None) -> list[dict[str
     from optlab.ui.series import best_loss, last_loss, steps_to, val_acc, wall_time
 
     rows = []
+    classification = any(e.get("val_acc") is not None for r in data.runs for e in r.epochs)
     for run in data.runs:
         row: dict[str, Any] = {
             "run": run.label,
@@ -139,8 +140,11 @@ def summary_rows(data: ExperimentData, threshold: float | None) -> list[dict[str
         if threshold is not None:
             row[f"steps to ≤ {threshold:g}"] = steps_to(run, threshold)
         if not data.is_surface:
-            acc = val_acc(run)
-            row["val acc"] = None if acc is None else round(100 * acc, 2)
+            losses = [e.get("val_loss") for e in run.epochs if e.get("val_loss") is not None]
+            row["val loss"] = losses[-1] if losses else None
+            if classification:
+                acc = val_acc(run)
+                row["val acc"] = None if acc is None else round(100 * acc, 2)
         row["wall time (s)"] = None if wall_time(run) is None else round(wall_time(run) or 0, 2)
         rows.append(row)
     return rows

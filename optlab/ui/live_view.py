@@ -82,9 +82,17 @@ def _surface_charts(
         on_click(click)
     left, right = st.columns(2)
     with left:
-        live_chart(figures.loss_figure(data.runs, upto=upto), key=f"{key}:loss", height=360)
+        fig = _no_legend(figures.loss_figure(data.runs, upto=upto))
+        live_chart(fig, key=f"{key}:loss", height=340)
     with right:
-        live_chart(figures.lr_figure(data.runs, upto=upto), key=f"{key}:lr", height=360)
+        live_chart(_no_legend(figures.lr_figure(data.runs, upto=upto)), key=f"{key}:lr", height=340)
+
+
+def _no_legend(fig: dict[str, Any]) -> dict[str, Any]:
+    """Below the contour the colours are known: the small charts keep their room."""
+    fig["layout"]["showlegend"] = False
+    fig["layout"]["margin"] = {**fig["layout"]["margin"], "t": 16}
+    return fig
 
 
 def _model_charts(data: ExperimentData, key: str) -> None:
@@ -93,15 +101,17 @@ def _model_charts(data: ExperimentData, key: str) -> None:
         live_chart(figures.loss_figure(data.runs), key=f"{key}:loss", height=360)
     with right:
         live_chart(figures.lr_figure(data.runs), key=f"{key}:lr", height=360)
-    classification = any(e.get("val_acc") is not None for r in data.runs for e in r.epochs)
-    left, right = st.columns(2)
-    with left:
-        live_chart(figures.epoch_figure(data.runs, "loss"), key=f"{key}:epochs", height=340)
-    with right:
-        if classification:
+    from optlab.problems import get_problem
+
+    task = getattr(get_problem(str(data.spec["problem"]["name"])), "task", "regression")
+    if task == "classification":
+        left, right = st.columns(2)
+        with left:
+            live_chart(figures.epoch_figure(data.runs, "loss"), key=f"{key}:epochs", height=340)
+        with right:
             live_chart(figures.epoch_figure(data.runs, "val_acc"), key=f"{key}:acc", height=340)
-        elif not any(r.epochs for r in data.runs):
-            st.caption("Per-epoch train/validation curves appear after the first epoch.")
+    else:
+        live_chart(figures.epoch_figure(data.runs, "loss"), key=f"{key}:epochs", height=340)
 
 
 def live_view(

@@ -29,7 +29,7 @@ _CSS = (
 def _cell(column: str, value: Any) -> str:
     if value is None:
         return "—"
-    if column in ("final loss", "best loss"):
+    if column in ("final loss", "best loss", "val loss"):
         return fmt_num(value, 5)
     if column == "val acc":
         return f"{value:.1f} %"

@@ -34,10 +34,10 @@ CONTOUR_HEIGHT = 560
 
 #: a pale contour scale: trajectories in strong colours stay readable on top of it
 CONTOUR_SCALE = [
-    [0.0, "#fbfcfd"],
-    [0.35, "#e3ebf3"],
-    [0.7, "#c4d3e3"],
-    [1.0, "#9fb6cf"],
+    [0.0, "#fbfdff"],
+    [0.3, "#dce8f3"],
+    [0.65, "#b3c9de"],
+    [1.0, "#86a3c2"],
 ]
 
 #: colours of the run states in status chips
@@ -78,6 +78,7 @@ def base_layout(
         "gridcolor": "#e6e6e6",
         "zeroline": False,
         "ticks": "outside",
+        "automargin": True,
         "title": {"font": {"size": FONT_SIZE + 1}},
     }
     return {
@@ -102,6 +103,7 @@ def base_layout(
             "title": {**axis["title"], "text": yaxis_title},
             "type": "log" if log_y else "linear",
             "exponentformat": "power" if log_y else "B",
+            "nticks": 7,
         },
     }
 
