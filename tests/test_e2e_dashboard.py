@@ -255,3 +255,35 @@ def test_cifar_preset_on_the_sample_runs_an_epoch_and_shows_accuracy(
     accs = [float(a) for a in re.findall(r"val acc ([\d.]+) %", text)]
     assert len(accs) == 2 and all(0 <= a <= 100 for a in accs), text
     wait_until(page, lambda: "validation accuracy" in charts(page), 30, "the accuracy chart")
+
+
+def test_clicking_the_contour_moves_the_start_point(dashboard_url: str, page: Any) -> None:
+    open_surfaces(page, dashboard_url, "Momentum on Rosenbrock")
+    area = page.locator(".optlab-live-chart .nsewdrag").first
+    wait_until(page, lambda: area.count() == 1 and area.bounding_box() is not None, 30, "plot")
+    box = area.bounding_box()
+    # the plot box of Rosenbrock is x in [-2, 2], y in [-1, 3]: its centre is (0, 1)
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    wait_until(page, lambda: url_form(page)["problem"]["start"] != [-1.5, 2.0], 30, "new start")
+    x, y = url_form(page)["problem"]["start"]
+    assert x == pytest.approx(0.0, abs=0.05) and y == pytest.approx(1.0, abs=0.05)
+    assert page.get_by_label("x", exact=True).input_value() == f"{x:g}"
+
+
+def test_uploading_a_spec_fills_the_form(dashboard_url: str, page: Any, tmp_path: Any) -> None:
+    import json
+
+    spec = presets.get("ill_conditioned").spec
+    path = tmp_path / "spec.json"
+    path.write_text(json.dumps({**spec, "name": "uploaded", "steps": 123}))
+    page.goto(dashboard_url)
+    wait_until(page, lambda: bool(url_form(page)), 60, "the page")
+    page.locator("input[type=file]").set_input_files(str(path))
+    wait_until(page, lambda: url_form(page).get("name") == "uploaded", 30, "the uploaded spec")
+    assert url_form(page)["steps"] == 123
+    assert url_form(page)["problem"]["name"] == "quadratic"
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({**spec, "steps": 0}))
+    page.locator("input[type=file]").set_input_files(str(bad))
+    expect_text = page.get_by_text("is not a valid spec")
+    wait_until(page, lambda: expect_text.count() > 0, 30, "the upload's error message")

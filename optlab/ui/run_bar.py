@@ -36,6 +36,14 @@ def submit(page: str, spec: Any) -> str | None:
     return exp_id
 
 
+def is_active(exp_id: str | None) -> bool:
+    """Whether a stored experiment is still queued or running."""
+    from optlab.ui.manager import experiment_or_none
+
+    stored = experiment_or_none(exp_id) if exp_id else None
+    return stored is not None and stored["status"] in ("queued", "running")
+
+
 def run_bar(page: str, spec: Any, errors: list[tuple[str, str]], *, busy: bool) -> str | None:
     """The Run button and the errors that block it; the new experiment's id when clicked."""
     cols = st.columns([1.3, 2.7], vertical_alignment="center")
@@ -53,7 +61,7 @@ def run_bar(page: str, spec: Any, errors: list[tuple[str, str]], *, busy: bool) 
             n = len(errors)
             st.markdown(f"**{n} setting{'s' if n != 1 else ''} to fix** before running.")
         elif busy:
-            st.caption("An experiment is running; Run starts another one next to it.")
+            st.caption("The experiment on the right is still running; Run starts another.")
         else:
             st.caption(f"{len(spec.runs)} run(s) side by side, paired.")
     show_errors(outside_runs(errors))

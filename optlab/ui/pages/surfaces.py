@@ -17,7 +17,7 @@ from optlab.ui.figures import CONTOUR_STATIC, contour_figure
 from optlab.ui.live_chart import live_chart
 from optlab.ui.live_view import live_view
 from optlab.ui.manager import experiment_or_none, warm_up
-from optlab.ui.run_bar import run_bar
+from optlab.ui.run_bar import is_active, run_bar
 from optlab.ui.run_table import runs_editor, show_run_errors
 from optlab.ui.sidebar import presets_section, share_section, upload_section
 from optlab.ui.surface_setup import problem_identity, request_start, surface_setup
@@ -90,7 +90,7 @@ def render() -> None:
     spec, errors = validate(draft)
     show_run_errors(boxes, errors)
     with bar:
-        run_bar(PAGE, spec, errors, busy=False)
+        run_bar(PAGE, spec, errors, busy=is_active(page_state.shown(PAGE)))
     exp_id = page_state.shown(PAGE)
     stored = experiment_or_none(exp_id) if exp_id else None
     if exp_id and (stored is None or problem_identity(stored["spec"]) != problem_identity(draft)):
