@@ -24,6 +24,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from optlab.store import Store
 from tests.browser import launch_chromium, streamlit_server
 
 INSTRUMENT = """() => {
@@ -119,7 +120,7 @@ def update_rates(page: Any, seconds: float = 8.0) -> list[float]:
     ]
 
 
-def screenshots(browser: Any, url: str, folder: Path) -> None:
+def screenshots(browser: Any, url: str, home: str, folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     page = browser.new_context(viewport={"width": 1600, "height": 1000}).new_page()
     page.goto(url)
@@ -142,9 +143,17 @@ def screenshots(browser: Any, url: str, folder: Path) -> None:
     page.goto(f"{url}/schedules")
     page.wait_for_timeout(6000)
     page.screenshot(path=str(folder / "schedules.png"), full_page=True)
-    page.goto(f"{url}/history")
+    page.goto(url)
+    page.get_by_role("button", name="SGD-momentum vs Adam (Rosenbrock)").click()
     page.wait_for_timeout(3000)
-    page.screenshot(path=str(folder / "history.png"))
+    page.get_by_role("button", name="Run").first.click()
+    page.wait_for_timeout(1500)
+    _wait(page, lambda: _done(page), 120)
+    ids = [e["id"] for e in Store(Path(home) / "optlab.db").list_experiments()]
+    surfaces = [i for i in ids if i != ids[1]][:2]  # the two Rosenbrock experiments
+    page.goto(f"{url}/history?cmp={surfaces[0]},{surfaces[1]}")
+    page.wait_for_timeout(5000)
+    page.screenshot(path=str(folder / "history.png"), full_page=True)
     page.context.close()
 
 
@@ -167,7 +176,7 @@ def main() -> None:
         rates = update_rates(page)
         page.context.close()
         if args.shots:
-            screenshots(browser, url, args.shots)
+            screenshots(browser, url, home.name, args.shots)
         browser.close()
     print(
         f"click Run → first trajectory point drawn: median {statistics.median(latencies):.3f} s "

@@ -50,24 +50,32 @@ def compare_view(id_a: str, id_b: str) -> None:
     cols = st.columns(2)
     for col, tag, data in ((cols[0], "A", a), (cols[1], "B", b)):
         col.markdown(f"**{tag}: {data.name or data.id}** · `{data.id}` · {data.status}")
+    loss = _dash_second(figures.loss_figure(runs))
+    lr = _dash_second(figures.lr_figure(runs))
     if same_surface(a, b):
         from optlab.spec import parse_spec
 
         problem = parse_spec(a.spec).problem.build()
-        fig = _dash_second(figures.contour_figure(problem, runs))
-        live_chart(
-            fig,
-            key="history:compare:contour",
-            height=theme.CONTOUR_HEIGHT,
-            static_traces=figures.CONTOUR_STATIC,
-        )
-    elif a.is_surface and b.is_surface:
-        st.caption("The two experiments use different surfaces: only the curves are overlaid.")
-    left, right = st.columns(2)
-    with left:
-        live_chart(_dash_second(figures.loss_figure(runs)), key="history:compare:loss", height=380)
-    with right:
-        live_chart(_dash_second(figures.lr_figure(runs)), key="history:compare:lr", height=380)
+        left, right = st.columns([1.25, 1])
+        with left:
+            live_chart(
+                _dash_second(figures.contour_figure(problem, runs)),
+                key="history:compare:contour",
+                height=theme.CONTOUR_HEIGHT,
+                static_traces=figures.CONTOUR_STATIC,
+            )
+        with right:
+            for fig, name in ((loss, "loss"), (lr, "lr")):
+                fig["layout"]["showlegend"] = False
+                live_chart(fig, key=f"history:compare:{name}", height=theme.CONTOUR_HEIGHT // 2)
+    else:
+        if a.is_surface and b.is_surface:
+            st.caption("The two experiments use different surfaces: only the curves are overlaid.")
+        left, right = st.columns(2)
+        with left:
+            live_chart(loss, key="history:compare:loss", height=380)
+        with right:
+            live_chart(lr, key="history:compare:lr", height=380)
     if not a.is_surface or not b.is_surface:
         left, right = st.columns(2)
         with left:

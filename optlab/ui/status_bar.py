@@ -74,9 +74,9 @@ def status_bar(
         st.warning(data.message)
     st.markdown(chips_html(data), unsafe_allow_html=True)
     if data.active:
-        cols = st.columns([6, 1.2, 1.4], vertical_alignment="center")
-        cols[0].progress(min(max(data.progress, 0.0), 1.0), text=progress_text(data))
-        if cols[1].button(
+        st.progress(min(max(data.progress, 0.0), 1.0), text=progress_text(data))
+        row = st.container(horizontal=True, vertical_alignment="center")
+        if row.button(
             "Cancel",
             key=f"{key}:cancel",
             help="stop every run of this experiment",
@@ -85,7 +85,7 @@ def status_bar(
             on_cancel(None)
         running = [r for r in data.runs if r.active]
         if len(running) > 1:
-            with cols[2].popover("Stop one run"):
+            with row.popover("Stop one run", icon=":material/block:"):
                 for run in running:
                     if st.button(f"Stop {run.label}", key=f"{key}:cancel:{run.index}"):
                         on_cancel(run.index)

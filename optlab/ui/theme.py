@@ -34,10 +34,10 @@ CONTOUR_HEIGHT = 560
 
 #: a pale contour scale: trajectories in strong colours stay readable on top of it
 CONTOUR_SCALE = [
-    [0.0, "#fbfdff"],
-    [0.3, "#dce8f3"],
-    [0.65, "#b3c9de"],
-    [1.0, "#86a3c2"],
+    [0.0, "#fbfcfd"],
+    [0.35, "#e1e9f2"],
+    [0.7, "#bfd0e2"],
+    [1.0, "#98b0cb"],
 ]
 
 #: colours of the run states in status chips

@@ -171,15 +171,12 @@ def render() -> None:
     picked = [by_id[i] for i in chosen if i in by_id]
     if len(picked) == 1:
         _actions(picked[0])
-    elif len(picked) == 2:
-        if st.button("Compare these two", type="primary", icon=":material/compare_arrows:"):
-            ids = [picked[0]["id"], picked[1]["id"]]
-            st.session_state[_CMP] = ids
-            st.query_params[CMP_PARAM] = ",".join(ids)
-    else:
-        st.caption(
-            "Select one experiment to open, rename, delete or export it; two to compare them."
-        )
+    elif len(picked) == 2 and st.button(
+        "Compare these two", type="primary", icon=":material/compare_arrows:"
+    ):
+        ids = [picked[0]["id"], picked[1]["id"]]
+        st.session_state[_CMP] = ids
+        st.query_params[CMP_PARAM] = ",".join(ids)
     ids = _compare_ids()
     known = {r["id"] for r in store().list_experiments()}
     if len(ids) == 2 and all(i in known for i in ids):
