@@ -17,6 +17,8 @@ from optlab.ui.live_chart import decimate
 from optlab.ui.series import RunSeries
 
 MAX_POINTS = 2000
+#: points per trace while a run streams (half the drawing work of each live update)
+LIVE_POINTS = 1000
 #: static traces of the contour figure (sent once per browser session)
 CONTOUR_STATIC = [0, 1, 2]
 
@@ -51,6 +53,7 @@ def contour_figure(
     *,
     start: tuple[float, float] | None = None,
     upto: int | None = None,
+    max_points: int = MAX_POINTS,
 ) -> dict[str, Any]:
     """Contour with each run's path, its current point and the known minima.
 
@@ -73,7 +76,7 @@ def contour_figure(
     for run in runs:
         pts = run.path(upto)
         color = theme.run_color(run.color_at)
-        xs, ys = decimate(pts[:, 0], pts[:, 1], MAX_POINTS) if len(pts) else ([], [])
+        xs, ys = decimate(pts[:, 0], pts[:, 1], max_points) if len(pts) else ([], [])
         traces.append(
             {
                 "type": "scatter",
@@ -119,13 +122,15 @@ def _positive(values: np.ndarray) -> bool:
     return bool(finite.size) and bool((finite > 0).all())
 
 
-def loss_figure(runs: list[RunSeries], *, upto: int | None = None) -> dict[str, Any]:
+def loss_figure(
+    runs: list[RunSeries], *, upto: int | None = None, max_points: int = MAX_POINTS
+) -> dict[str, Any]:
     """Loss vs step, log-scaled when every loss is positive."""
     traces = []
     all_loss = [r.loss for r in runs if r.n]
     log_y = _positive(np.concatenate(all_loss)) if all_loss else True
     for run in runs:
-        xs, ys = decimate(run.step, run.loss, MAX_POINTS) if run.n else ([], [])
+        xs, ys = decimate(run.step, run.loss, max_points) if run.n else ([], [])
         traces.append(
             {
                 "type": "scatter",
@@ -158,7 +163,9 @@ def change_points(xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return xs[keep], ys[keep]
 
 
-def lr_figure(runs: list[RunSeries], *, upto: int | None = None) -> dict[str, Any]:
+def lr_figure(
+    runs: list[RunSeries], *, upto: int | None = None, max_points: int = MAX_POINTS
+) -> dict[str, Any]:
     """Learning rate vs step: one line per parameter group, dashed by group."""
     traces = []
     multi = any(r.lr.shape[1] > 1 for r in runs if r.lr.ndim == 2)
@@ -168,7 +175,7 @@ def lr_figure(runs: list[RunSeries], *, upto: int | None = None) -> dict[str, An
         for g in range(run.lr.shape[1]):
             group = run.groups[g] if g < len(run.groups) else f"group {g}"
             name = f"{run.label} · {group}" if multi else run.label
-            xs, ys = decimate(*change_points(run.step, run.lr[:, g]), MAX_POINTS)
+            xs, ys = decimate(*change_points(run.step, run.lr[:, g]), max_points)
             traces.append(
                 {
                     "type": "scatter",

@@ -70,7 +70,8 @@ def _surface_charts(
 
     upto = _replay(data, key) if not data.active else None
     problem = parse_spec(data.spec).problem.build()
-    fig = figures.contour_figure(problem, data.runs, start=start, upto=upto)
+    points = figures.LIVE_POINTS if data.active else figures.MAX_POINTS
+    fig = figures.contour_figure(problem, data.runs, start=start, upto=upto, max_points=points)
     click = live_chart(
         fig,
         key=f"{key}:contour",
@@ -82,10 +83,11 @@ def _surface_charts(
         on_click(click)
     left, right = st.columns(2)
     with left:
-        fig = _no_legend(figures.loss_figure(data.runs, upto=upto))
+        fig = _no_legend(figures.loss_figure(data.runs, upto=upto, max_points=points))
         live_chart(fig, key=f"{key}:loss", height=340)
     with right:
-        live_chart(_no_legend(figures.lr_figure(data.runs, upto=upto)), key=f"{key}:lr", height=340)
+        fig = _no_legend(figures.lr_figure(data.runs, upto=upto, max_points=points))
+        live_chart(fig, key=f"{key}:lr", height=340)
 
 
 def _no_legend(fig: dict[str, Any]) -> dict[str, Any]:

@@ -6,6 +6,7 @@ friendly messages, never as a traceback; the UI itself never trains anything.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import streamlit as st
@@ -15,6 +16,9 @@ from optlab.ui import page_state
 from optlab.ui.client import client_id
 from optlab.ui.manager import manager
 from optlab.ui.validation import outside_runs, show_errors
+
+#: seconds the Run click waits, at most, for the first stored steps
+FIRST_RECORDS_WAIT = 0.3
 
 
 def submit(page: str, spec: Any) -> str | None:
@@ -33,7 +37,24 @@ def submit(page: str, spec: Any) -> str | None:
         st.error(f"Could not start the experiment: {exc}", icon="⚠️")
         return None
     page_state.show(page, exp_id)
+    _await_first_records(exp_id)
     return exp_id
+
+
+def _await_first_records(exp_id: str, timeout: float = FIRST_RECORDS_WAIT) -> None:
+    """Give a warm worker a moment to store its first steps, so the page drawn in answer
+    to Run already shows them instead of waiting for the next poll (bounded: a queued
+    experiment is simply shown as queued)."""
+    from optlab.ui.manager import store
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if store().step_counts(exp_id):
+                return
+        except Exception:  # the store is busy or the id is new to this reader: poll later
+            return
+        time.sleep(0.02)
 
 
 def is_active(exp_id: str | None) -> bool:
