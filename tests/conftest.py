@@ -114,7 +114,9 @@ def ui_page(ui_home: Path) -> Callable[..., Any]:
 
 
 @pytest.fixture(scope="session")
-def dashboard_url(streamlit_app: StreamlitAppFactory, tmp_path_factory: pytest.TempPathFactory) -> str:
+def dashboard_url(
+    streamlit_app: StreamlitAppFactory, tmp_path_factory: pytest.TempPathFactory
+) -> str:
     """A real `streamlit run app.py` with its own OPTLAB_HOME, shared by the session."""
     home = tmp_path_factory.mktemp("optlab_home")
     return streamlit_app("app.py", env={"OPTLAB_HOME": str(home), "OPTLAB_WORKERS": "1"})
