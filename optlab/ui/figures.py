@@ -117,6 +117,19 @@ def contour_figure(
     return {"data": traces, "layout": layout}
 
 
+def log_ticks(axis: dict[str, Any], values: np.ndarray) -> None:
+    """Readable log-axis labels: one per decade over a wide range, else 1-2-5 in plain
+    numbers (plotly's default then labels every digit without its decade)."""
+    finite = values[np.isfinite(values) & (values > 0)]
+    if not finite.size:
+        return
+    decades = float(np.log10(finite.max() / finite.min()))
+    if decades >= 2:
+        axis.update(dtick=1, exponentformat="power")
+    else:
+        axis.update(dtick="D2", tickformat=".2g")
+
+
 def _positive(values: np.ndarray) -> bool:
     finite = values[np.isfinite(values)]
     return bool(finite.size) and bool((finite > 0).all())
@@ -143,6 +156,8 @@ def loss_figure(
             }
         )
     layout = theme.base_layout(xaxis_title="step", yaxis_title="loss", log_y=log_y)
+    if log_y and all_loss:
+        log_ticks(layout["yaxis"], np.concatenate(all_loss))
     if upto is not None:
         layout["shapes"] = [_vline(upto)]
     return {"data": traces, "layout": layout}
@@ -197,6 +212,8 @@ def lr_figure(
     log_y = _positive(flat) and float(flat.max()) / float(flat.min()) > 20
     layout = theme.base_layout(xaxis_title="step", yaxis_title="learning rate", log_y=log_y)
     layout["yaxis"]["exponentformat"] = "power" if log_y else "e"
+    if log_y:
+        log_ticks(layout["yaxis"], flat)
     if flat.size and float(np.nanmax(flat)) == float(np.nanmin(flat)):
         value = float(flat[0])  # one constant lr: plotly would centre it in [v-1, v+1]
         layout["yaxis"]["range"] = [0.0, 1.5 * value] if value > 0 else [-1.0, 1.0]
