@@ -102,7 +102,8 @@ def test_live_chart_updates_in_place(streamlit_app: Any, page: Any, record_prope
         samples.append(handle.evaluate(SAMPLE))
     assert all(s["same"] for s in samples), "the Plotly div was replaced during streaming"
     points = [s["points"] for s in samples]
-    assert points == sorted(points) and points[-1] > points[0], points
+    # decimation may halve a trace's drawn points when a run crosses max_points: growth, not order
+    assert max(points) > points[0], points
     seconds = (samples[-1]["now"] - samples[0]["now"]) / 1000
     rate = (samples[-1]["reacts"] - samples[0]["reacts"]) / seconds
     assert rate >= _min_rate(), f"{rate:.1f} Plotly.react calls per second"
@@ -120,7 +121,7 @@ def test_live_chart_updates_in_place(streamlit_app: Any, page: Any, record_prope
     assert zoomed["xrange"][1] - zoomed["xrange"][0] < 3.0, zoomed["xrange"]  # was [-3, 3]
     later = _wait_for_reacts(handle, zoomed["reacts"] + 5)
     assert later["reacts"] >= zoomed["reacts"] + 5, "updates stopped"
-    assert later["points"] >= zoomed["points"] and later["same"]
+    assert later["same"]
     assert later["xrange"] == pytest.approx(zoomed["xrange"])
     assert later["yrange"] == pytest.approx(zoomed["yrange"])
 
