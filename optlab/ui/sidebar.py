@@ -113,3 +113,23 @@ def upload_section(page: str, load: Callable[[dict[str, Any]], None]) -> None:
         data = spec.to_dict()
     load(data if isinstance(data, dict) else spec.to_dict())
     st.rerun()
+
+
+def open_page(
+    page: str, default: dict[str, Any], load: Callable[[dict[str, Any]], None]
+) -> dict[str, Any]:
+    """What every experiment page does first: style, client id, warm workers, the draft
+    from the URL, the presets in the sidebar and any pending notice.  Returns the draft."""
+    from optlab.ui import client, page_state, theme
+    from optlab.ui.manager import warm_up
+
+    st.html(theme.PAGE_CSS)
+    client.remember()
+    warm_up()
+    draft = page_state.from_url(page, default)
+    with st.sidebar:
+        presets_section(page, load)
+    note = page_state.pop_notice(page)
+    if note:
+        st.info(note)
+    return draft

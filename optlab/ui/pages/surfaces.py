@@ -11,15 +11,15 @@ from typing import Any
 
 import streamlit as st
 
-from optlab.ui import client, page_state, presets, theme
 from optlab.ui import draft as drafts
+from optlab.ui import page_state, presets, theme
 from optlab.ui.figures import CONTOUR_STATIC, contour_figure
 from optlab.ui.live_chart import live_chart
 from optlab.ui.live_view import live_view
-from optlab.ui.manager import experiment_or_none, warm_up
+from optlab.ui.manager import experiment_or_none
 from optlab.ui.run_bar import is_active, run_bar
 from optlab.ui.run_table import runs_editor, show_run_errors
-from optlab.ui.sidebar import presets_section, share_section, upload_section
+from optlab.ui.sidebar import open_page, share_section, upload_section
 from optlab.ui.surface_setup import problem_identity, request_start, surface_setup
 from optlab.ui.teach import code_section
 from optlab.ui.validation import validate
@@ -72,15 +72,7 @@ def _start(draft: dict[str, Any]) -> tuple[float, float] | None:
 
 
 def render() -> None:
-    st.html(theme.PAGE_CSS)
-    client.remember()
-    warm_up()
-    draft = page_state.from_url(PAGE, DEFAULT)
-    with st.sidebar:
-        presets_section(PAGE, _load)
-    note = page_state.pop_notice(PAGE)
-    if note:
-        st.info(note)
+    draft = open_page(PAGE, DEFAULT, _load)
     left, right = st.columns([5, 7], gap="large")
     with left:
         bar = st.container()

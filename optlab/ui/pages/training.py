@@ -13,15 +13,15 @@ from typing import Any
 import streamlit as st
 
 from optlab.problems import get_problem
-from optlab.ui import client, page_state, presets, theme
 from optlab.ui import draft as drafts
+from optlab.ui import page_state, presets
 from optlab.ui.group_editor import group_editor
 from optlab.ui.live_view import live_view
-from optlab.ui.manager import experiment_or_none, warm_up
+from optlab.ui.manager import experiment_or_none
 from optlab.ui.model_setup import model_setup
 from optlab.ui.run_bar import is_active, run_bar
 from optlab.ui.run_table import runs_editor, show_run_errors
-from optlab.ui.sidebar import presets_section, share_section, upload_section
+from optlab.ui.sidebar import open_page, share_section, upload_section
 from optlab.ui.surface_setup import problem_identity
 from optlab.ui.teach import code_section
 from optlab.ui.validation import validate
@@ -64,15 +64,7 @@ def _empty_view() -> None:
 
 
 def render() -> None:
-    st.html(theme.PAGE_CSS)
-    client.remember()
-    warm_up()
-    draft = page_state.from_url(PAGE, DEFAULT)
-    with st.sidebar:
-        presets_section(PAGE, _load)
-    note = page_state.pop_notice(PAGE)
-    if note:
-        st.info(note)
+    draft = open_page(PAGE, DEFAULT, _load)
     left, right = st.columns([5, 7], gap="large")
     with left:
         bar = st.container()
