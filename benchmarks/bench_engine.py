@@ -61,7 +61,7 @@ def textbook_surfaces() -> None:
 
 
 def optlab_surfaces() -> None:
-    from optlab.engine import run_experiment
+    from optlab.engine.experiment import run_experiment
     from optlab.spec import parse_spec
 
     spec = parse_spec(
@@ -77,8 +77,7 @@ def optlab_surfaces() -> None:
 def textbook_cnn() -> None:
     from torch.utils.data import DataLoader, TensorDataset
 
-    from optlab import data
-    from problems.cifar10_cnn import CifarCNN
+    from problems.cifar10_cnn import CifarCNN, data
 
     ds = data.load_cifar10()
     train_x, train_y, val_x, val_y = ds.tensors()
@@ -105,7 +104,7 @@ def textbook_cnn() -> None:
 
 
 def optlab_cnn() -> None:
-    from optlab.engine import run_experiment
+    from optlab.engine.experiment import run_experiment
     from optlab.spec import parse_spec
 
     spec = parse_spec(

@@ -22,10 +22,10 @@ from pathlib import Path
 
 import torch
 
-from optlab.engine import run_experiment
-from optlab.jobs import JobManager, Limits
+from optlab.engine.experiment import run_experiment
+from optlab.jobs.manager import JobManager, Limits
 from optlab.spec import ExperimentSpec, parse_spec
-from optlab.store import Store
+from optlab.store.db import Store
 
 SIX = [
     ("SGD", {"name": "SGD", "lr": 1e-3}),

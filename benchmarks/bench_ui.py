@@ -24,7 +24,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from optlab.store import Store
+from optlab.store.db import Store
 from tests.browser import launch_chromium, streamlit_server
 
 INSTRUMENT = """() => {

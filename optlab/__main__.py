@@ -1,7 +1,7 @@
-"""``python -m optlab``: the command line (see optlab.cli)."""
+"""``python -m optlab``: the command line (see optlab.cli.main)."""
 
 import sys
 
-from optlab.cli import main
+from optlab.cli.main import main
 
 sys.exit(main())

@@ -23,7 +23,8 @@ from pydantic import (
     model_validator,
 )
 
-from optlab import optimizers, problems, schedulers
+from optlab import problem as problems
+from optlab.catalog import optimizers, schedulers
 
 
 def limit(name: str, default: int) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from optlab.problems import Surface, SurfaceParams
+from optlab.problem import Surface, SurfaceParams
 
 
 class BealeParams(SurfaceParams):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from optlab.problems import Field, ModelData, ModelParams, ModelProblem
+from optlab.problem import Field, ModelData, ModelParams, ModelProblem
 
 #: seed of the teacher function: the task stays the same whatever the run's seed,
 #: which only draws the samples, the noise and the train/validation split

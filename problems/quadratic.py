@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from optlab.problems import Field, Surface, SurfaceParams
+from optlab.problem import Field, Surface, SurfaceParams
 
 
 class QuadraticParams(SurfaceParams):

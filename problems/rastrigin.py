@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from optlab.problems import Field, Surface, SurfaceParams
+from optlab.problem import Field, Surface, SurfaceParams
 
 
 def _cos(x: Any) -> Any:

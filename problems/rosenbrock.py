@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from optlab.problems import Field, Surface, SurfaceParams
+from optlab.problem import Field, Surface, SurfaceParams
 
 
 class RosenbrockParams(SurfaceParams):

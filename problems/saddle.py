@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from optlab.problems import Surface, SurfaceParams
+from optlab.problem import Surface, SurfaceParams
 
 
 class SaddleParams(SurfaceParams):

@@ -79,8 +79,8 @@ def _reset_dashboard() -> None:
     """Stop the job manager and clear Streamlit's caches (shared by AppTests in a process)."""
     import streamlit as st
 
-    from optlab import jobs
-    from optlab.ui import manager as ui_manager
+    from optlab.jobs import manager as jobs
+    from optlab.ui import services as ui_manager
 
     jobs.shutdown_manager()
     st.cache_resource.clear()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from optlab.engine import run_experiment
+from optlab.engine.experiment import run_experiment
 from optlab.spec import parse_spec
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "cifar10_sgdm_vs_adam.json"

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from optlab.cli import main
-from optlab.engine import run_experiment
+from optlab.cli.main import main
+from optlab.engine.experiment import run_experiment
 from optlab.spec import parse_spec
 
 ROOT = Path(__file__).resolve().parents[1]

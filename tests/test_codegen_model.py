@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from optlab.codegen import export_script
-from optlab.engine import run_experiment
+from optlab.engine.experiment import run_experiment
+from optlab.export.script import export_script
 from optlab.spec import parse_spec
 
 MSE = {

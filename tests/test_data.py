@@ -18,8 +18,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from optlab import data
-from optlab.data import BATCH_DIR, DataError
+from problems.cifar10_cnn import data
+from problems.cifar10_cnn.data import BATCH_DIR, DataError
 
 SAMPLE_BATCHES = Path(data.__file__).parent / "sample_data" / BATCH_DIR
 

@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from optlab.ui import presets, share
+from optlab.ui import presets
+from optlab.ui.state import share
 
 try:
     from playwright.sync_api import Error as PlaywrightError

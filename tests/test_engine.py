@@ -9,9 +9,9 @@ import pytest
 import torch
 from torch.optim import lr_scheduler as lrs
 
-from optlab.engine import Experiment, preview_schedule, run_experiment
-from optlab.problems import get_problem
-from optlab.records import ResultCollector
+from optlab.engine.experiment import Experiment, preview_schedule, run_experiment
+from optlab.engine.records import ResultCollector
+from optlab.problem import get_problem
 from optlab.spec import parse_spec
 
 

@@ -17,11 +17,11 @@ from typing import Any
 import pytest
 import torch
 
-from optlab.engine import run_experiment
-from optlab.jobs import JobManager, LimitError, Limits
-from optlab.local_executor import LocalExecutor
+from optlab.engine.experiment import run_experiment
+from optlab.jobs.local_executor import LocalExecutor
+from optlab.jobs.manager import JobManager, LimitError, Limits
 from optlab.spec import parse_spec
-from optlab.store import Store
+from optlab.store.db import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -224,8 +224,8 @@ def test_sigkill_of_a_worker_fails_its_runs_and_the_queue_goes_on(manager: JobMa
 
 MANAGER_SCRIPT = textwrap.dedent("""
     import json, sys, time
-    from optlab.jobs import JobManager
-    from optlab.store import Store
+    from optlab.jobs.manager import JobManager
+    from optlab.store.db import Store
     manager = JobManager(Store(sys.argv[1]), workers=1, checkpoint_seconds=0.3)
     print(manager.submit(json.loads(sys.argv[2]), client="k"), flush=True)
     print(manager.submit(json.loads(sys.argv[3]), client="other"), flush=True)
@@ -330,7 +330,7 @@ def test_manager_delete_cancels_an_active_experiment(manager: JobManager) -> Non
 def test_gpu_jobs_go_to_the_gpu_worker_and_surfaces_to_the_others(tmp_path: Path) -> None:
     from collections import Counter
 
-    from optlab.jobs import Job
+    from optlab.jobs.manager import Job
 
     ex = LocalExecutor(
         Store(tmp_path / "x.db"),
@@ -357,7 +357,7 @@ def test_gpu_jobs_go_to_the_gpu_worker_and_surfaces_to_the_others(tmp_path: Path
 def test_get_manager_is_one_process_wide_manager_in_optlab_home(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from optlab.jobs import get_manager, shutdown_manager
+    from optlab.jobs.manager import get_manager, shutdown_manager
 
     monkeypatch.setenv("OPTLAB_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("OPTLAB_WORKERS", "1")

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from optlab.ui.live_chart import build_payload, decimate
+from optlab.ui.charts.live_chart import build_payload, decimate
 
 
 def _decode(spec: dict) -> np.ndarray:
@@ -128,7 +128,7 @@ def test_bad_static_index_names_the_problem() -> None:
 def _app() -> None:
     import streamlit as st
 
-    from optlab.ui.live_chart import live_chart
+    from optlab.ui.charts.live_chart import live_chart
 
     fig = {"data": [{"type": "contour", "z": [[1, 2], [3, 4]]}, {"x": [1, 2], "y": [3, 4]}]}
     st.write(f"clicked: {live_chart(fig, key='k', static_traces=[0], on_click=True)}")
@@ -142,13 +142,15 @@ def test_element_sends_static_content_until_the_page_holds_it() -> None:
     at.run()  # no browser: nothing reports the hash, so the content comes again
     second = json.loads(at.get("bidi_component")[0].proto.json)
     assert "content" in first["static"] and "content" in second["static"]
-    assert first["plotly_url"].endswith("/component/optlab.ui.live_chart.plotlyjs/plotly.min.js")
+    assert first["plotly_url"].endswith(
+        "/component/optlab.ui.charts.live_chart.plotlyjs/plotly.min.js"
+    )
     assert "clicked: None" in at.markdown[0].value
 
 
 def test_key_with_double_underscore_is_refused_clearly() -> None:
     def app() -> None:
-        from optlab.ui.live_chart import live_chart
+        from optlab.ui.charts.live_chart import live_chart
 
         live_chart({"data": [{"x": [1], "y": [2]}]}, key="a__b")
 

@@ -14,9 +14,9 @@ import pytorch_optimizer as po
 import torch
 from pydantic import ValidationError
 
-from optlab import optimizer_facts as facts
-from optlab import optimizers
-from optlab.optimizers import EXCLUDED, build_optimizer, canonical_name, catalogue, get_info
+from optlab.catalog import _optimizer_facts as facts
+from optlab.catalog import optimizers
+from optlab.catalog.optimizers import EXCLUDED, build_optimizer, canonical_name, catalogue, get_info
 from optlab.spec import OptimizerSpec
 
 CATALOGUE = catalogue()

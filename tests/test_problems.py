@@ -10,8 +10,8 @@ import pytest
 import torch
 from pydantic import ValidationError
 
-import optlab.problems as problems
-from optlab.problems import ModelProblem, Surface, get_problem
+import optlab.problem as problems
+from optlab.problem import ModelProblem, Surface, get_problem
 
 SURFACES = ["rosenbrock", "saddle", "quadratic", "beale", "himmelblau", "rastrigin"]
 MODELS = ["mse_regression", "cifar10_cnn"]
@@ -54,7 +54,7 @@ def test_dropped_in_problem_is_discovered(tmp_path, monkeypatch) -> None:
     (tmp_path / "my_bowl.py").write_text(
         textwrap.dedent(
             """
-            from optlab.problems import Surface
+            from optlab.problem import Surface
 
             class MyBowl(Surface):
                 name = "My_Bowl"
@@ -312,7 +312,7 @@ def test_cifar10_cnn_normalizes_uint8_batches_like_the_cpu_path(monkeypatch) -> 
     monkeypatch.delenv("OPTLAB_DATA_DIR", raising=False)
     problem = make("cifar10_cnn", train_limit=32, val_limit=8)
     normalized = problem.load_data(CPU, 0)
-    from optlab import data as cifar
+    from problems.cifar10_cnn import data as cifar
 
     raw_x, raw_y, _, _ = cifar.load_cifar10(limit_train=32, limit_test=8).tensors()
     raw = problems.ModelData(raw_x, raw_y, raw_x[:8], raw_y[:8])

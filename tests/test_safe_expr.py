@@ -1,4 +1,4 @@
-"""Tests for optlab.safe_expr: the whitelist, messages, limits and the three backends."""
+"""Tests for optlab.catalog.safe_expr: the whitelist, messages, limits and the three backends."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from optlab import safe_expr
-from optlab.safe_expr import CONSTANTS, FUNCTIONS, Expr, ExprError, compile_expr
+from optlab.catalog import safe_expr
+from optlab.catalog.safe_expr import CONSTANTS, FUNCTIONS, Expr, ExprError, compile_expr
 
 XY = ("x", "y")
 

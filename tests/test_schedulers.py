@@ -13,8 +13,8 @@ import torch
 from pydantic import ValidationError
 from torch.optim import lr_scheduler as L
 
-from optlab import schedulers
-from optlab.schedulers import build_scheduler, describe, get_info, scheduler_steps
+from optlab.catalog import schedulers
+from optlab.catalog.schedulers import build_scheduler, describe, get_info, scheduler_steps
 from optlab.spec import SchedulerSpec
 
 Opt = torch.optim.Optimizer
@@ -360,7 +360,7 @@ def test_bad_kwargs_rejected_naming_the_key(spec: dict[str, Any], key: str, word
 
 
 def test_bad_lambda_rejected_by_params_model_with_the_expr_message() -> None:
-    from optlab.safe_expr import ExprError, compile_expr
+    from optlab.catalog.safe_expr import ExprError, compile_expr
 
     bad = "__import__('os')"
     with pytest.raises(ExprError) as expected:

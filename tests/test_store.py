@@ -18,12 +18,12 @@ import numpy as np
 import pytest
 import torch
 
-from optlab import store_schema
-from optlab.engine import Experiment, run_experiment
-from optlab.records import Batch, EpochMetrics, RunStatus, StepChunk
+from optlab.engine.experiment import Experiment, run_experiment
+from optlab.engine.records import Batch, EpochMetrics, RunStatus, StepChunk
 from optlab.spec import parse_spec
-from optlab.store import Store, UnknownExperiment, new_owner, release_owner
-from optlab.store_schema import SCHEMA_VERSION, StoreVersionError
+from optlab.store.db import Store, UnknownExperiment, new_owner, release_owner
+from optlab.store import schema as store_schema
+from optlab.store.schema import SCHEMA_VERSION, StoreVersionError
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -301,8 +301,8 @@ def test_threads_write_to_one_store(store: Store) -> None:
 
 WRITER = textwrap.dedent("""
     import sys, numpy as np
-    from optlab.store import Store
-    from optlab.records import Batch, StepChunk
+    from optlab.store.db import Store
+    from optlab.engine.records import Batch, StepChunk
     store = Store(sys.argv[1])
     spec = {"problem": {"name": "rosenbrock"}, "steps": 10**6,
             "runs": [{"label": f"r{i}", "optimizer": {"name": "SGD", "lr": 0.1}} for i in range(3)]}
@@ -347,7 +347,7 @@ def test_kill_mid_write_leaves_a_consistent_store_without_half_batches(tmp_path:
 def test_cli_run_stores_and_runs_show_export(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from optlab.cli import main
+    from optlab.cli.main import main
 
     monkeypatch.setenv("OPTLAB_HOME", str(tmp_path / "home"))
     spec_file = tmp_path / "spec.json"

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from optlab.engine import run_experiment
+from optlab.engine.experiment import run_experiment
 from optlab.spec import parse_spec
-from optlab.store import Store
-from optlab.store_export import result_batch
+from optlab.store.db import Store
+from optlab.store.export import result_batch
 from optlab.ui.presets import get
 
 CLIENT = "0123456789abcdef"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from optlab.ui import share
+from optlab.ui.state import share
 
 
 def _status(at: Any) -> str:

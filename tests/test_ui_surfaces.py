@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from optlab.ui import share
+from optlab.ui.state import share
 
 
 def labels(at: Any) -> list[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from optlab.ui import share
+from optlab.ui.state import share
 
 
 def button(at: Any, label: str, index: int = 0) -> Any:

@@ -8,19 +8,22 @@ from typing import Any
 import numpy as np
 import pytest
 
-from optlab import schedulers
-from optlab.engine import preview_schedule, run_experiment
-from optlab.problems import get_problem
+from optlab.catalog import schedulers
+from optlab.engine.experiment import preview_schedule, run_experiment
+from optlab.problem import get_problem
 from optlab.spec import parse_spec
-from optlab.store import Store
-from optlab.store_export import result_batch
-from optlab.ui import figures, live_data, presets, share
-from optlab.ui.draft import clean, with_uids
-from optlab.ui.hyperparam_form import GRID, nearest
-from optlab.ui.manager import ReaderStore
+from optlab.store.db import Store
+from optlab.store.export import result_batch
+from optlab.ui import presets
+from optlab.ui.charts import figures
+from optlab.ui.charts.schedule_gallery import gallery_figure, gallery_specs
+from optlab.ui.charts.series import RunSeries
+from optlab.ui.forms.hyperparam_form import GRID, nearest
+from optlab.ui.live import live_data
 from optlab.ui.schedule_examples import example
-from optlab.ui.schedule_gallery import gallery_figure, gallery_specs
-from optlab.ui.series import RunSeries
+from optlab.ui.services import ReaderStore
+from optlab.ui.state import share
+from optlab.ui.state.draft import clean, with_uids
 
 
 def test_share_form_roundtrip_and_garbage() -> None:

@@ -13,7 +13,7 @@ import os
 import numpy as np
 import streamlit as st
 
-from optlab.ui.live_chart import decimate, live_chart
+from optlab.ui.charts.live_chart import decimate, live_chart
 
 UPDATES = int(os.environ.get("LIVE_CHART_DEMO_UPDATES", "60"))
 POINTS_PER_UPDATE = int(os.environ.get("LIVE_CHART_DEMO_POINTS", "60"))

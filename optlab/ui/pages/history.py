@@ -13,10 +13,12 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from optlab.ui import client, exports, navigation, page_state, theme
-from optlab.ui.compare import compare_view
-from optlab.ui.manager import manager, store
-from optlab.ui.teach import script_or_reason
+from optlab.ui import theme
+from optlab.ui.frame import exports
+from optlab.ui.frame.teach import script_or_reason
+from optlab.ui.live.compare import compare_view
+from optlab.ui.services import manager, store
+from optlab.ui.state import client, navigation, page_state
 
 PAGE = "history"
 CMP_PARAM = "cmp"

@@ -15,18 +15,23 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from optlab import schedulers
-from optlab.engine import preview_schedule
+from optlab.catalog import schedulers
+from optlab.engine.experiment import preview_schedule
 from optlab.spec import parse_spec
-from optlab.ui import draft as drafts
 from optlab.ui import presets, theme
-from optlab.ui.figures import schedule_figure
-from optlab.ui.hyperparam_form import log_input
-from optlab.ui.live_chart import live_chart
-from optlab.ui.schedule_gallery import GALLERY_LR, GALLERY_STEPS, gallery_figure, gallery_specs
-from optlab.ui.scheduler_form import scheduler_editor
-from optlab.ui.validation import show_errors, validate
-from optlab.ui.widgets import fmt_num, new_uid, seed
+from optlab.ui.charts.figures import schedule_figure
+from optlab.ui.charts.live_chart import live_chart
+from optlab.ui.charts.schedule_gallery import (
+    GALLERY_LR,
+    GALLERY_STEPS,
+    gallery_figure,
+    gallery_specs,
+)
+from optlab.ui.forms.hyperparam_form import log_input
+from optlab.ui.forms.scheduler_form import scheduler_editor
+from optlab.ui.forms.widgets import fmt_num, new_uid, seed
+from optlab.ui.state import draft as drafts
+from optlab.ui.state.validation import show_errors, validate
 
 PAGE = "schedules"
 DEFAULT = presets.get("schedules_warmup_vs_step").spec

@@ -11,18 +11,19 @@ from typing import Any
 
 import streamlit as st
 
-from optlab.ui import draft as drafts
-from optlab.ui import page_state, presets, theme
-from optlab.ui.figures import CONTOUR_STATIC, contour_figure
-from optlab.ui.live_chart import live_chart
-from optlab.ui.live_view import live_view
-from optlab.ui.manager import experiment_or_none
-from optlab.ui.run_bar import is_active, run_bar
-from optlab.ui.run_table import runs_editor, show_run_errors
-from optlab.ui.sidebar import open_page, share_section, upload_section
-from optlab.ui.surface_setup import problem_identity, request_start, surface_setup
-from optlab.ui.teach import code_section
-from optlab.ui.validation import validate
+from optlab.ui import presets, theme
+from optlab.ui.charts.figures import CONTOUR_STATIC, contour_figure
+from optlab.ui.charts.live_chart import live_chart
+from optlab.ui.forms.runs_editor import runs_editor, show_run_errors
+from optlab.ui.forms.surface_setup import problem_identity, request_start, surface_setup
+from optlab.ui.frame.run_bar import is_active, run_bar
+from optlab.ui.frame.sidebar import open_page, share_section, upload_section
+from optlab.ui.frame.teach import code_section
+from optlab.ui.live.live_view import live_view
+from optlab.ui.services import experiment_or_none
+from optlab.ui.state import draft as drafts
+from optlab.ui.state import page_state
+from optlab.ui.state.validation import validate
 
 PAGE = "surfaces"
 DEFAULT = presets.get("sgdm_adam_rosenbrock").spec

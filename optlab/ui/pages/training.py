@@ -12,19 +12,20 @@ from typing import Any
 
 import streamlit as st
 
-from optlab.problems import get_problem
-from optlab.ui import draft as drafts
-from optlab.ui import page_state, presets
-from optlab.ui.group_editor import group_editor
-from optlab.ui.live_view import live_view
-from optlab.ui.manager import experiment_or_none
-from optlab.ui.model_setup import model_setup
-from optlab.ui.run_bar import is_active, run_bar
-from optlab.ui.run_table import runs_editor, show_run_errors
-from optlab.ui.sidebar import open_page, share_section, upload_section
-from optlab.ui.surface_setup import problem_identity
-from optlab.ui.teach import code_section
-from optlab.ui.validation import validate
+from optlab.problem import get_problem
+from optlab.ui import presets
+from optlab.ui.forms.group_editor import group_editor
+from optlab.ui.forms.model_setup import model_setup
+from optlab.ui.forms.runs_editor import runs_editor, show_run_errors
+from optlab.ui.forms.surface_setup import problem_identity
+from optlab.ui.frame.run_bar import is_active, run_bar
+from optlab.ui.frame.sidebar import open_page, share_section, upload_section
+from optlab.ui.frame.teach import code_section
+from optlab.ui.live.live_view import live_view
+from optlab.ui.services import experiment_or_none
+from optlab.ui.state import draft as drafts
+from optlab.ui.state import page_state
+from optlab.ui.state.validation import validate
 
 PAGE = "training"
 DEFAULT = presets.get("per_layer_lr").spec

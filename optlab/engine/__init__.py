@@ -1,0 +1,1 @@
+"""optlab.engine.experiment."""

@@ -1,0 +1,148 @@
+"""One run's optimizer, LR schedule and parameter groups, stepped the textbook way.
+
+Both the engine and the schedule preview drive a :class:`RunOptimizer`, so a
+preview gives exactly the ``lr`` arrays a real run records.
+
+A group that unfreezes at step k joins with ``optimizer.add_param_group``; the
+schedule then covers it too: every group's lr is reset to its ``initial_lr``, the
+scheduler is rebuilt on the grown optimizer and replayed for the k scheduler steps
+already taken.  Schedules are deterministic, so the old groups' lrs come out
+identical and the new group's lr is what it would be had it been there from the
+start.  (``ReduceLROnPlateau`` depends on the losses seen, so it is not replayed:
+the new group starts at its own lr and gets its own ``min_lr``.)
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import torch
+from torch.optim.lr_scheduler import ReduceLROnPlateau
+
+from optlab.catalog import optimizers, schedulers
+from optlab.engine.groups import GroupPlan, plan_groups, unfreeze
+from optlab.spec import RunSpec
+
+
+@contextmanager
+def _quiet_scheduler() -> Iterator[None]:
+    """Silence torch's 'scheduler.step() before optimizer.step()' notice during replays."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r".*lr_scheduler\.step\(\)")
+        yield
+
+
+class RunOptimizer:
+    def __init__(
+        self,
+        run: RunSpec,
+        named_params: list[tuple[str, torch.Tensor]],
+        *,
+        scheduler_steps: int,
+    ) -> None:
+        self.run = run
+        self.plan: GroupPlan = plan_groups(run.param_groups, named_params)
+        self.optimizer = optimizers.build_optimizer(
+            run.optimizer, [g.as_optimizer_group() for g in self.plan.active]
+        )
+        self.total_scheduler_steps = max(1, scheduler_steps)
+        self.scheduler_steps_done = 0
+        self.scheduler = self._build_scheduler()
+        self.interval = run.scheduler.interval if run.scheduler else "step"
+        self.monitor = (run.scheduler.monitor or "loss") if run.scheduler else "loss"
+        self.joined = len(self.plan.active)
+        stepping = run.optimizer.inner or run.optimizer  # Lookahead steps its inner optimizer
+        self.needs_closure = optimizers.get_info(stepping.name).needs_closure
+
+    # ------------------------------------------------------------------ groups
+
+    @property
+    def group_names(self) -> list[str]:
+        return self.plan.names
+
+    @property
+    def params(self) -> list[torch.Tensor]:
+        """Parameters the optimizer currently trains."""
+        return [p for g in self.optimizer.param_groups for p in g["params"]]
+
+    def lrs(self) -> list[float]:
+        """lr of every group column; NaN for a group that has not joined yet."""
+        current = [float(g.get("lr", math.nan)) for g in self.optimizer.param_groups]
+        return current + [math.nan] * (len(self.plan.names) - len(current))
+
+    def join_groups(self, step: int) -> bool:
+        """Before update ``step``: add the groups that unfreeze now.  True if any did."""
+        joining = self.plan.joining_at(step)
+        for group in joining:
+            unfreeze(group, self.optimizer)
+        if joining:
+            self.joined += len(joining)
+            self._extend_schedule(len(joining))
+        return bool(joining)
+
+    def _extend_schedule(self, added: int) -> None:
+        if self.scheduler is None:
+            return
+        if isinstance(self.scheduler, ReduceLROnPlateau):
+            default = self.scheduler.default_min_lr
+            self.scheduler.min_lrs += [default if default is not None else 0.0] * added
+            return
+        for group in self.optimizer.param_groups:
+            if "initial_lr" in group:
+                group["lr"] = group["initial_lr"]
+        self.scheduler = self._build_scheduler()
+        with _quiet_scheduler():
+            for _ in range(self.scheduler_steps_done):
+                self.scheduler.step()
+
+    # ------------------------------------------------------------------ scheduling
+
+    def _build_scheduler(self) -> Any:
+        if self.run.scheduler is None:
+            return None
+        with _quiet_scheduler():
+            return schedulers.build_scheduler(
+                self.run.scheduler, self.optimizer, total_steps=self.total_scheduler_steps
+            )
+
+    @property
+    def needs_metric(self) -> bool:
+        """Whether the schedule reads the loss (ReduceLROnPlateau): only then sync it."""
+        return isinstance(self.scheduler, ReduceLROnPlateau)
+
+    def schedule_step(self, metrics: dict[str, float]) -> None:
+        """One scheduler step (after an update, or at an epoch end for interval=epoch)."""
+        if self.scheduler is None or self.scheduler_steps_done >= self.total_scheduler_steps:
+            return
+        with _quiet_scheduler():
+            if isinstance(self.scheduler, ReduceLROnPlateau):
+                self.scheduler.step(metrics[self.monitor])
+            else:
+                self.scheduler.step()
+        self.scheduler_steps_done += 1
+
+    # ------------------------------------------------------------------ checkpoints
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
+            "scheduler_steps_done": self.scheduler_steps_done,
+            "joined": self.joined,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore after construction: re-join the groups that had joined, then load state."""
+        for group in self.plan.later[: state["joined"] - len(self.plan.active)]:
+            unfreeze(group, self.optimizer)
+        self.joined = state["joined"]
+        self.scheduler_steps_done = state["scheduler_steps_done"]
+        if self.joined > len(self.plan.active):
+            self.scheduler = self._build_scheduler()
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.scheduler is not None and state["scheduler"] is not None:
+            self.scheduler.load_state_dict(state["scheduler"])

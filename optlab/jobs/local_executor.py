@@ -1,0 +1,390 @@
+"""The local executor: a queue and N warm worker processes on this machine.
+
+Each slot is a thread that owns one ``python -m optlab.jobs.worker`` process: it takes
+the next eligible job, sends it over, and writes every message that comes back to
+the store (record batches, checkpoints, the end).  A worker that dies fails only
+the job it was running, with the reason; the slot starts a fresh worker and goes
+on with the queue.  Slot 0's worker owns the GPU; the others are started with
+``CUDA_VISIBLE_DEVICES=""`` so they never touch it.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import optlab
+from optlab.jobs.manager import Job
+from optlab.jobs.worker import Channel
+from optlab.paths import write_atomic
+from optlab.store.db import Store
+
+READY_TIMEOUT_S = 120.0
+STDERR_LINES = 40
+
+
+def describe_exit(code: int | None) -> str:
+    """A readable reason for a worker's end, from its exit status."""
+    if code is None:
+        return "worker process stopped answering"
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = "unknown signal"
+        hint = " (killed; out of memory?)" if -code == signal.SIGKILL else ""
+        return f"worker process died (signal {-code}: {name}){hint}"
+    return f"worker process exited with code {code}"
+
+
+class WorkerProcess:
+    """Manager-side handle of one worker process."""
+
+    def __init__(self, slot: int, threads: int, gpu: bool) -> None:
+        env = dict(os.environ)
+        root = str(Path(optlab.__file__).resolve().parent.parent)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+        if not gpu:
+            env["CUDA_VISIBLE_DEVICES"] = ""
+        extra: dict[str, Any] = {"start_new_session": True} if os.name == "posix" else {}
+        self.slot = slot
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "optlab.jobs.worker",
+                "--threads",
+                str(threads),
+                "--slot",
+                str(slot),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            **extra,
+        )
+        assert self.proc.stdin and self.proc.stdout and self.proc.stderr
+        self.chan = Channel(self.proc.stdout, self.proc.stdin)
+        self.stderr_tail: collections.deque[str] = collections.deque(maxlen=STDERR_LINES)
+        threading.Thread(
+            target=self._drain_stderr, daemon=True, name=f"optlab-worker-{slot}-stderr"
+        ).start()
+        self.info: dict[str, Any] = {}
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def _drain_stderr(self) -> None:
+        """Forward the worker's stderr to ours, keeping the last lines for error messages."""
+        assert self.proc.stderr is not None
+        for raw in self.proc.stderr:
+            line = raw.decode("utf-8", "replace").rstrip()
+            self.stderr_tail.append(line)
+            print(f"[optlab worker {self.slot}] {line}", file=sys.stderr, flush=True)
+
+    def wait_ready(self) -> dict[str, Any]:
+        """Block until the warm-up is done; its info (device, cuda …)."""
+        msg = self.chan.recv()
+        if msg[0] != "ready":
+            raise RuntimeError(f"unexpected first message from the worker: {msg[0]!r}")
+        self.info = msg[1]
+        return self.info
+
+    def send(self, message: Any) -> None:
+        self.chan.send(message)
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def exit_reason(self) -> str:
+        try:
+            code = self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            code = None
+        reason = describe_exit(code)
+        time.sleep(0.05)  # let the stderr thread catch the last lines
+        last = [ln for ln in self.stderr_tail if ln.strip()]
+        if code is not None and code > 0 and last:
+            reason += f": {last[-1]}"
+        return reason
+
+    def stop(self) -> None:
+        """Close the channel (the worker exits on EOF); kill it if it lingers."""
+        if not self.info:  # still warming up: it reads no messages yet
+            self.proc.kill()
+        with contextlib.suppress(Exception):
+            self.send(("stop",))
+        with contextlib.suppress(Exception):
+            self.proc.stdin.close()  # type: ignore[union-attr]
+        try:
+            self.proc.wait(timeout=3)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+class LocalExecutor:
+    """Runs jobs in ``workers`` worker processes; see the module docstring."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        workers: int,
+        threads: int,
+        max_running_per_client: int,
+        flush_seconds: float,
+        checkpoint_seconds: float,
+        checkpoint_dir: Path,
+        on_done: Callable[[Job], None],
+    ) -> None:
+        self.store = store
+        self.threads = threads
+        self.max_running_per_client = max_running_per_client
+        self.flush_seconds = flush_seconds
+        self.checkpoint_seconds = checkpoint_seconds
+        self.checkpoint_dir = checkpoint_dir
+        self.on_done = on_done
+        self._queue: list[Job] = []
+        self._running: dict[str, tuple[Job, WorkerProcess]] = {}
+        self._cond = threading.Condition()
+        self._stopping = False
+        self._gpu: bool | None = None  # does slot 0's worker see a GPU? (None: not known yet)
+        self._idle: set[int] = set()  # slots waiting for a job
+        self.workers: list[WorkerProcess | None] = [None] * workers
+        self._threads = [
+            threading.Thread(
+                target=self._slot_loop, args=(i,), daemon=True, name=f"optlab-slot-{i}"
+            )
+            for i in range(workers)
+        ]
+        for t in self._threads:
+            t.start()
+
+    # ------------------------------------------------------------------ Executor API
+
+    def submit(self, job: Job) -> None:
+        with self._cond:
+            self._queue.append(job)
+            self._cond.notify_all()
+
+    def cancel(self, job: Job, runs: set[int] | None) -> bool:
+        with self._cond:
+            if job in self._queue:
+                if runs is None:
+                    self._queue.remove(job)
+                    self._cond.notify_all()
+                    return True
+                return False  # applied when it starts (job.cancel_runs)
+            entry = self._running.get(job.id)
+        if entry is not None:
+            with contextlib.suppress(OSError, ValueError):
+                entry[1].send(("cancel", job.id, None if runs is None else sorted(runs)))
+        return False
+
+    def shutdown(self) -> None:
+        with self._cond:
+            self._stopping = True
+            self._queue.clear()
+            self._cond.notify_all()
+            workers = [w for w in self.workers if w is not None]
+        for w in workers:
+            w.stop()
+        for t in self._threads:
+            t.join(timeout=10)
+
+    def overview(self) -> dict[str, Any]:
+        """Queue length, running jobs and each worker's info (device, warm-up time)."""
+        with self._cond:
+            return {
+                "queued": len(self._queue),
+                "running": len(self._running),
+                "workers": [dict(w.info) if w is not None else {} for w in self.workers],
+            }
+
+    def worker_pids(self) -> list[int | None]:
+        """Pids of the current worker processes, by slot (tests, diagnostics)."""
+        return [w.pid if w is not None else None for w in self.workers]
+
+    def running_pid(self, exp_id: str) -> int | None:
+        with self._cond:
+            entry = self._running.get(exp_id)
+        return entry[1].pid if entry else None
+
+    # ------------------------------------------------------------------ scheduling
+
+    def _eligible(self, job: Job, slot: int, running_by_client: collections.Counter[str]) -> bool:
+        if running_by_client[job.client] >= self.max_running_per_client:
+            return False
+        if job.needs_gpu:  # waits for the GPU worker (slot 0) unless there is no GPU
+            return slot == 0 or self._gpu is False
+        # keep the GPU worker for GPU jobs while a CPU-only worker is free
+        return not (slot == 0 and self._gpu and self._idle - {0})
+
+    def _next_job(self, slot: int) -> Job | None:
+        with self._cond:
+            self._idle.add(slot)
+            try:
+                while not self._stopping:
+                    by_client = collections.Counter(j.client for j, _ in self._running.values())
+                    for job in self._queue:
+                        if self._eligible(job, slot, by_client):
+                            self._queue.remove(job)
+                            job.state = "running"
+                            return job
+                    self._cond.wait()
+                return None
+            finally:
+                self._idle.discard(slot)
+
+    # ------------------------------------------------------------------ slots
+
+    def _start_worker(self, slot: int) -> WorkerProcess:
+        with self._cond:  # so that shutdown() sees every worker it must stop
+            if self._stopping:
+                raise RuntimeError("shutting down")
+            worker = WorkerProcess(slot, self.threads, gpu=slot == 0)
+            self.workers[slot] = worker
+        info = worker.wait_ready()
+        if slot == 0:
+            with self._cond:
+                self._gpu = bool(info.get("cuda"))
+                self._cond.notify_all()
+        return worker
+
+    def _slot_loop(self, slot: int) -> None:
+        failures = 0
+        while not self._stopping:
+            worker = self.workers[slot]
+            if worker is None or not worker.alive():
+                try:
+                    worker = self._start_worker(slot)
+                    failures = 0
+                except Exception as exc:
+                    if self._stopping:
+                        return
+                    failures += 1
+                    self._worker_start_failed(slot, exc, failures)
+                    continue
+            job = self._next_job(slot)
+            if job is None:
+                return
+            with self._cond:
+                self._running[job.id] = (job, worker)
+            try:
+                self._run(job, worker)
+            except Exception as exc:  # the store failed: keep the slot alive
+                with contextlib.suppress(Exception):
+                    self.store.set_status(
+                        job.id, "failed", f"job manager error: {exc}", runs_status="failed"
+                    )
+                print(f"optlab: job {job.id} failed in the manager: {exc!r}", file=sys.stderr)
+                worker.stop()
+            finally:
+                with self._cond:
+                    self._running.pop(job.id, None)
+                    self._cond.notify_all()
+                job.state = "done"
+                self.on_done(job)
+
+    def _worker_start_failed(self, slot: int, exc: Exception, failures: int) -> None:
+        worker = self.workers[slot]
+        reason = worker.exit_reason() if worker is not None else str(exc)
+        print(f"optlab: worker {slot} could not start: {reason}", file=sys.stderr)
+        self.workers[slot] = None
+        if failures >= 3:  # a broken environment: fail the next job instead of looping
+            with self._cond:
+                job = self._queue.pop(0) if self._queue else None
+            if job is not None:
+                with contextlib.suppress(Exception):
+                    self.store.set_status(
+                        job.id,
+                        "failed",
+                        f"could not start a worker: {reason}",
+                        runs_status="failed",
+                    )
+                job.state = "done"
+                self.on_done(job)
+        time.sleep(min(10.0, 0.5 * 2**failures))
+
+    def _run(self, job: Job, worker: WorkerProcess) -> None:
+        """Send ``job`` to ``worker`` and write everything it sends back to the store."""
+        store, ckpt = self.store, self.checkpoint_dir / f"{job.id}.pt"
+        checkpoint = None
+        if job.resume:
+            if ckpt.exists():
+                checkpoint = ckpt.read_bytes()
+            else:
+                store.reset_records(job.id)
+        cancel = None if job.cancel_all else sorted(job.cancel_runs)
+        store.set_status(job.id, "running")
+        try:
+            worker.send(
+                (
+                    "run",
+                    job.id,
+                    job.spec,
+                    checkpoint,
+                    {
+                        "flush_seconds": self.flush_seconds,
+                        "checkpoint_seconds": self.checkpoint_seconds,
+                        "cancel": cancel,
+                    },
+                )
+            )
+            while True:
+                msg = worker.chan.recv()
+                kind = msg[0]
+                if kind == "batch":
+                    store.write_batch(job.id, msg[2])
+                elif kind == "checkpoint":
+                    self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+                    write_atomic(ckpt, msg[3])
+                    store.set_checkpoint_step(job.id, msg[2])
+                elif kind == "started":
+                    info = msg[2]
+                    store.set_status(job.id, "running", device=info["device"])
+                    if info["resumed"] is not None:
+                        store.prepare_resume(
+                            job.id, info["resumed"]["running"], info["resumed"]["epochs_done"]
+                        )
+                elif kind == "done":
+                    status = "cancelled" if job.cancel_all else "finished"
+                    store.set_status(
+                        job.id,
+                        status,
+                        runs_status="failed",
+                        runs_message="the run ended without a final status",
+                    )
+                    break
+                elif kind == "error":
+                    store.set_status(job.id, "failed", msg[2], runs_status="failed")
+                    if msg[3]:  # fatal: the worker exits; the slot starts a fresh one
+                        worker.exit_reason()
+                    break
+        except (EOFError, OSError, ValueError):
+            if self._stopping:
+                store.set_status(
+                    job.id,
+                    "interrupted",
+                    "the server stopped; resume it from its last checkpoint",
+                    runs_status="interrupted",
+                )
+                return
+            reason = worker.exit_reason()
+            store.set_status(job.id, "failed", reason, runs_status="failed")
+            return
+        with contextlib.suppress(OSError):
+            if store.get_experiment(job.id)["status"] in ("finished", "cancelled"):
+                ckpt.unlink()

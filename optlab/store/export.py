@@ -1,0 +1,233 @@
+"""Export a stored experiment (result JSON, CSV) and import one from a result JSON.
+
+The result JSON is rebuilt by feeding the stored records through the engine's own
+:class:`~optlab.engine.records.ResultCollector`, so a stored experiment exports exactly
+what ``run_experiment`` returned for it (DESIGN.md §4).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from optlab.engine.records import Batch, EpochMetrics, ResultCollector, RunStatus, StepChunk
+
+if TYPE_CHECKING:
+    from optlab.store.db import Store
+
+
+def _nan(x: float | None) -> float:
+    return math.nan if x is None else float(x)
+
+
+def stored_batch(store: Store, exp_id: str) -> Batch:
+    """Everything stored about an experiment as one :class:`Batch` (statuses last)."""
+    batch = Batch()
+    runs = store.runs(exp_id)
+    for run in runs:
+        rows = store.steps_since(exp_id, run["index"])
+        if len(rows):
+            batch.chunks.append(
+                StepChunk(
+                    run["index"],
+                    int(rows.step[0]),
+                    rows.loss,
+                    rows.lr,
+                    rows.grad_norm,
+                    rows.time,
+                    rows.params,
+                )
+            )
+    for m in store.epochs(exp_id):
+        batch.epochs.append(
+            EpochMetrics(
+                m["run"],
+                m["epoch"],
+                _nan(m["train_loss"]),
+                _nan(m["val_loss"]),
+                m["val_acc"],
+                _nan(m["time"]),
+            )
+        )
+    for run in runs:
+        batch.statuses.append(
+            RunStatus(
+                run["index"],
+                run["status"],
+                run["message"],
+                run["diverged_at"],
+                run["final_loss"],
+                run["final_params"],
+                run["groups"],
+                run["steps_done"],
+            )
+        )
+    return batch
+
+
+def result_json(store: Store, exp_id: str) -> dict[str, Any]:
+    exp = store.get_experiment(exp_id)
+    collector = ResultCollector([r["label"] for r in exp["runs"]])
+    collector.add(stored_batch(store, exp_id))
+    out: dict[str, Any] = {"spec": exp["spec"]}
+    if exp["device"] is not None:
+        out["device"] = exp["device"]
+    out["runs"] = collector.run_dicts()
+    return out
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_") or "run"
+
+
+def export_csv(store: Store, exp_id: str, folder: Path) -> list[Path]:
+    """``spec.json``, ``runs.csv``, ``<i>_<label>.csv`` per run and ``epochs.csv`` if any."""
+    folder.mkdir(parents=True, exist_ok=True)
+    exp = store.get_experiment(exp_id)
+    written = [folder / "spec.json"]
+    written[0].write_text(json.dumps(exp["spec"], indent=2) + "\n", encoding="utf-8")
+    summary = folder / "runs.csv"
+    with open(summary, "w", newline="", encoding="utf-8") as fh:
+        out = csv.writer(fh)
+        out.writerow(["run", "label", "status", "steps", "final_loss", "diverged_at", "message"])
+        for r in exp["runs"]:
+            out.writerow(
+                [
+                    r["index"],
+                    r["label"],
+                    r["status"],
+                    r["steps_done"],
+                    _cell(r["final_loss"]),
+                    _cell(r["diverged_at"]),
+                    r["message"],
+                ]
+            )
+    written.append(summary)
+    for r in exp["runs"]:
+        rows = store.steps_since(exp_id, r["index"])
+        path = folder / f"{r['index']}_{_slug(r['label'])}.csv"
+        groups = r["groups"] or [f"group{g}" for g in range(rows.lr.shape[1])]
+        with open(path, "w", newline="", encoding="utf-8") as fh:
+            out = csv.writer(fh)
+            head = ["step", "loss", *[f"lr[{g}]" for g in groups], "grad_norm", "time"]
+            out.writerow(head + (["x", "y"] if rows.params is not None else []))
+            for i in range(len(rows)):
+                line = [
+                    int(rows.step[i]),
+                    _cell(rows.loss[i]),
+                    *map(_cell, rows.lr[i]),
+                    _cell(rows.grad_norm[i]),
+                    _cell(rows.time[i]),
+                ]
+                if rows.params is not None:
+                    line += [_cell(rows.params[i, 0]), _cell(rows.params[i, 1])]
+                out.writerow(line)
+        written.append(path)
+    epochs = store.epochs(exp_id)
+    if epochs:
+        path = folder / "epochs.csv"
+        with open(path, "w", newline="", encoding="utf-8") as fh:
+            out = csv.writer(fh)
+            out.writerow(["run", "label", "epoch", "train_loss", "val_loss", "val_acc", "time"])
+            labels = {r["index"]: r["label"] for r in exp["runs"]}
+            for m in epochs:
+                out.writerow(
+                    [
+                        m["run"],
+                        labels[m["run"]],
+                        m["epoch"],
+                        _cell(m["train_loss"]),
+                        _cell(m["val_loss"]),
+                        _cell(m["val_acc"]),
+                        _cell(m["time"]),
+                    ]
+                )
+        written.append(path)
+    return written
+
+
+def _cell(x: Any) -> str:
+    """CSV cell: empty for missing/NaN, ``repr`` for floats (round-trips exactly)."""
+    if x is None:
+        return ""
+    if isinstance(x, float | np.floating):
+        return "" if math.isnan(x) else repr(float(x))
+    return str(x)
+
+
+def _arr(values: list[Any]) -> np.ndarray:
+    return np.array([math.nan if v is None else v for v in values], dtype=np.float64)
+
+
+def result_batch(result: dict[str, Any]) -> Batch:
+    """A result JSON (§4) back as one :class:`Batch`; None values become NaN."""
+    batch = Batch(progress=1.0)
+    for i, run in enumerate(result["runs"]):
+        loss = _arr(run.get("loss", []))
+        n = len(loss)
+        if n:
+            lr = np.array(
+                [[math.nan if v is None else v for v in row] for row in run.get("lr", [])],
+                dtype=np.float64,
+            ).reshape(n, -1)
+            params = run.get("params")
+            batch.chunks.append(
+                StepChunk(
+                    i,
+                    0,
+                    loss,
+                    lr,
+                    _arr(run.get("grad_norm", [None] * n)),
+                    np.full(n, math.nan),
+                    np.array(params, dtype=np.float64).reshape(n, 2) if params else None,
+                )
+            )
+        for m in run.get("epochs", []):
+            batch.epochs.append(
+                EpochMetrics(
+                    i,
+                    m["epoch"],
+                    _nan(m["train_loss"]),
+                    _nan(m["val_loss"]),
+                    m.get("val_acc"),
+                    math.nan,
+                )
+            )
+        final = run.get("final") or {}
+        batch.statuses.append(
+            RunStatus(
+                i,
+                run["status"],
+                run.get("message", ""),
+                run.get("diverged_at"),
+                final.get("loss"),
+                final.get("params"),
+                run.get("groups", []),
+                n,
+            )
+        )
+    return batch
+
+
+def store_result(store: Store, spec: Any, result: dict[str, Any], *, source: str = "cli") -> str:
+    """Store a finished experiment given as its result JSON; returns its id."""
+    statuses = [r["status"] for r in result["runs"]]
+    status = "cancelled" if statuses and all(s == "cancelled" for s in statuses) else "finished"
+    from optlab.store.db import new_owner, release_owner
+
+    owner = new_owner()  # a manager starting meanwhile must not call it interrupted
+    try:
+        exp_id = store.create_experiment(
+            spec, status="running", source=source, owner=owner, device=result.get("device")
+        )
+        store.write_batch(exp_id, result_batch(result))
+        store.set_status(exp_id, status)
+    finally:
+        release_owner(owner)
+    return exp_id

@@ -1,0 +1,137 @@
+"""The Training page's settings: model problem, data source, epochs, batch size, device."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+import streamlit as st
+
+from optlab.problem import ModelProblem, get_problem, list_problems
+from optlab.ui.forms import downloads
+from optlab.ui.forms.problem_form import problem_fields
+from optlab.ui.forms.widgets import seed
+from optlab.ui.state import draft as drafts
+from problems.cifar10_cnn import data
+
+DATA_FIELDS = ("data_dir", "download")
+SOURCES = {
+    "sample": "Bundled sample (5,085 + 1,017 real images)",
+    "full": "Full CIFAR-10 (download once, 170 MB)",
+    "folder": "A folder on the server",
+}
+
+
+def model_names() -> list[str]:
+    return [p.name for p in list_problems() if p.kind == "model"]
+
+
+@lru_cache(maxsize=1)
+def device_text() -> str:
+    """What ``device: auto`` trains on here: the GPU's name, or the CPU."""
+    import torch
+
+    if torch.cuda.is_available():
+        return f"GPU: {torch.cuda.get_device_name(0)}"
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return "GPU: Apple MPS"
+    return "CPU (no GPU on this server)"
+
+
+def _source_of(problem: dict[str, Any]) -> str:
+    if problem.get("download"):
+        return "full"
+    if problem.get("data_dir"):
+        given = str(problem["data_dir"])
+        if given == str(data.sample_dir()):
+            return "sample"
+        return "full" if given == str(downloads.target()) else "folder"
+    return "sample"
+
+
+@st.fragment(run_every=0.5)
+def _download_progress() -> None:
+    s = downloads.state()
+    if s.running:
+        mb = s.done_bytes / 1e6
+        text = f"Downloading CIFAR-10… {mb:,.0f} MB" + (
+            f" of {s.total_bytes / 1e6:,.0f} MB" if s.total_bytes else ""
+        )
+        st.progress(min(s.fraction, 1.0), text=text)
+    elif s.error:
+        st.error(f"The download failed: {s.error}")
+    elif s.finished:
+        st.success(f"CIFAR-10 is ready in {s.path}.")
+
+
+def data_source(page: str, problem: dict[str, Any]) -> dict[str, Any]:
+    """Radio: bundled sample / full download / a folder; returns data_dir/download fields."""
+    key = drafts.wkey(page, "data_source")
+    seed(key, _source_of(problem))
+    source = st.radio("Data", list(SOURCES), key=key, format_func=SOURCES.get)
+    if source == "sample":
+        return {"data_dir": str(data.sample_dir())} if data.data_dir() is not None else {}
+    if source == "full":
+        if downloads.present():
+            st.caption(f"Found in {downloads.target()}.")
+        else:
+            st.button(
+                "Download CIFAR-10 now",
+                key=f"{key}:dl",
+                on_click=downloads.start,
+                icon=":material/download:",
+                disabled=downloads.state().running,
+                help="or just Run: the worker downloads it first (without a progress bar here)",
+            )
+            if downloads.state().running or downloads.state().error or downloads.state().finished:
+                _download_progress()
+        return {"data_dir": str(downloads.target()), "download": True}
+    fkey = f"{key}:folder"
+    seed(fkey, str(problem.get("data_dir") or data.data_dir() or ""))
+    folder = st.text_input("Folder holding cifar-10-batches-py/", key=fkey)
+    return {"data_dir": folder.strip()} if folder.strip() else {}
+
+
+def model_setup(page: str, draft: dict[str, Any]) -> type[ModelProblem]:
+    """Widgets for the problem, data and training length; edits ``draft`` in place."""
+    names = model_names()
+    problem: dict[str, Any] = draft.setdefault("problem", {"name": names[0]})
+    current = str(problem.get("name", names[0])).lower()
+    key = drafts.wkey(page, "problem")
+    seed(key, current if current in names else names[0])
+    name = st.selectbox("Model", names, key=key, format_func=lambda n: get_problem(n).title or n)
+    if name != current:
+        problem = draft["problem"] = {"name": name}
+        draft.pop("epochs", None)
+        draft.pop("batch_size", None)
+    cls = get_problem(name)
+    st.caption(cls.description)
+    fields = cls.Params.model_fields
+    new_problem: dict[str, Any] = {"name": name}
+    if all(f in fields for f in DATA_FIELDS):
+        new_problem.update(data_source(page, problem))
+    skip = ("start", *DATA_FIELDS)
+    with st.expander(f"{cls.title or name} settings", icon=":material/settings:"):
+        new_problem.update(
+            problem_fields(cls, problem, drafts.wkey(page, "params", name), skip=skip)
+        )
+    draft["problem"] = new_problem
+    cols = st.columns(3)
+    for col, (field, default, step) in zip(
+        cols,
+        (
+            ("epochs", cls.default_epochs, 1),
+            ("batch_size", cls.default_batch_size, 16),
+            ("seed", 0, 1),
+        ),
+        strict=True,
+    ):
+        k = drafts.wkey(page, field, name)
+        seed(k, int(draft.get(field) or default))
+        label = field.replace("_", " ").capitalize()
+        draft[field] = col.number_input(label, key=k, value=None, step=step, format="%d")
+    draft.pop("steps", None)
+    st.caption(
+        f"Trains on: **{device_text()}** · runs are paired (same initial weights and batches)."
+    )
+    return cls

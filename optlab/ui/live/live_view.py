@@ -1,0 +1,152 @@
+"""The live view of one stored experiment: charts that update in place while it runs.
+
+A polling fragment (``run_every=POLL_SECONDS``) re-reads only the new steps from the
+store and redraws every chart through ``live_chart`` (Plotly.react on the same DOM
+node, the user's zoom kept).  Polling stops when every run is done: the fragment
+asks for one full rerun, after which it is declared without ``run_every``.  Then a
+step slider replays the trajectories.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import streamlit as st
+
+from optlab.ui import theme
+from optlab.ui.charts import figures
+from optlab.ui.charts.live_chart import live_chart
+from optlab.ui.charts.summary_table import summary_table
+from optlab.ui.live.live_data import ExperimentData, refresh
+from optlab.ui.live.status_bar import status_bar
+from optlab.ui.services import manager, store
+
+POLL_SECONDS = 0.15
+_CACHE = "optlab:live:data"
+_MAX_HELD = 4
+
+
+def load(exp_id: str) -> ExperimentData:
+    """The experiment's data, updated from the store since the last call in this session."""
+    held: dict[str, ExperimentData] = st.session_state.setdefault(_CACHE, {})
+    data = refresh(store(), exp_id, held.get(exp_id))
+    held[exp_id] = data
+    for old in list(held)[:-_MAX_HELD]:
+        if old != exp_id:
+            held.pop(old, None)
+    return data
+
+
+def _cancel(exp_id: str, run: int | None) -> None:
+    try:
+        manager().cancel(exp_id, run)
+    except Exception as exc:  # a finished or unknown experiment: say so, never a traceback
+        st.toast(f"Could not cancel: {exc}")
+
+
+def _replay(data: ExperimentData, key: str) -> int | None:
+    """The replay slider (finished experiments): the step every chart is drawn up to."""
+    longest = max((r.last_step for r in data.runs), default=-1)
+    if data.active or longest < 1 or not data.is_surface:
+        return None
+    step = st.slider(
+        "Replay: step",
+        0,
+        longest,
+        longest,
+        key=f"{key}:replay",
+        help="drag to replay the trajectories; the charts mark the step",
+    )
+    return None if step >= longest else step
+
+
+def _surface_charts(
+    data: ExperimentData,
+    key: str,
+    start: tuple[float, float] | None,
+    on_click: Callable[[dict[str, float]], None] | None,
+) -> None:
+    from optlab.spec import parse_spec
+
+    upto = _replay(data, key) if not data.active else None
+    problem = parse_spec(data.spec).problem.build()
+    points = figures.LIVE_POINTS if data.active else figures.MAX_POINTS
+    fig = figures.contour_figure(problem, data.runs, start=start, upto=upto, max_points=points)
+    click = live_chart(
+        fig,
+        key=f"{key}:contour",
+        height=theme.CONTOUR_HEIGHT,
+        static_traces=figures.CONTOUR_STATIC,
+        on_click=on_click is not None,
+    )
+    if click is not None and on_click is not None:
+        on_click(click)
+    left, right = st.columns(2)
+    with left:
+        fig = _no_legend(figures.loss_figure(data.runs, upto=upto, max_points=points))
+        live_chart(fig, key=f"{key}:loss", height=340)
+    with right:
+        fig = _no_legend(figures.lr_figure(data.runs, upto=upto, max_points=points))
+        live_chart(fig, key=f"{key}:lr", height=340)
+
+
+def _no_legend(fig: dict[str, Any]) -> dict[str, Any]:
+    """Below the contour the colours are known: the small charts keep their room."""
+    fig["layout"]["showlegend"] = False
+    fig["layout"]["margin"] = {**fig["layout"]["margin"], "t": 16}
+    return fig
+
+
+def _model_charts(data: ExperimentData, key: str) -> None:
+    left, right = st.columns(2)
+    with left:
+        live_chart(figures.loss_figure(data.runs), key=f"{key}:loss", height=360)
+    with right:
+        live_chart(figures.lr_figure(data.runs), key=f"{key}:lr", height=360)
+    from optlab.problem import get_problem
+
+    task = getattr(get_problem(str(data.spec["problem"]["name"])), "task", "regression")
+    if task == "classification":
+        left, right = st.columns(2)
+        with left:
+            live_chart(figures.epoch_figure(data.runs, "loss"), key=f"{key}:epochs", height=340)
+        with right:
+            live_chart(figures.epoch_figure(data.runs, "val_acc"), key=f"{key}:acc", height=340)
+    else:
+        live_chart(figures.epoch_figure(data.runs, "loss"), key=f"{key}:epochs", height=340)
+
+
+def live_view(
+    exp_id: str,
+    *,
+    key: str,
+    start: tuple[float, float] | None = None,
+    on_click: Callable[[dict[str, float]], None] | None = None,
+    after: Callable[[ExperimentData], Any] | None = None,
+) -> ExperimentData:
+    """Status, charts and summary of ``exp_id``, polling while it runs."""
+    first = load(exp_id)
+    was_active = first.active
+    inline = [True]  # the first call runs inside this full run; later ones are polls
+
+    @st.fragment(run_every=POLL_SECONDS if was_active else None)
+    def panel() -> None:
+        in_full_run, inline[0] = inline[0], False
+        data = load(exp_id)
+        status_bar(data, on_cancel=lambda run: _cancel(exp_id, run), key=key)
+        if data.is_surface:
+            _surface_charts(data, key, start, on_click)
+        else:
+            _model_charts(data, key)
+        summary_table(data, f"{key}:summary")
+        if after is not None:
+            after(data)
+        if was_active and not data.active and not in_full_run:
+            # Stop polling: the next full run declares the fragment without run_every.
+            # (Never from inside a full run: that would cut it short before the page
+            # writes its URL.)
+            st.rerun(scope="app")
+
+    panel()
+    return first
