@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from optlab.ui.state.navigation import pages
+from optlab.ui.menu import pages
 
 st.set_page_config(page_title="optlab — optimizer lab", page_icon="📉", layout="wide")
 st.navigation(pages(), position="sidebar").run()

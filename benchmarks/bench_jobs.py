@@ -23,7 +23,8 @@ from pathlib import Path
 import torch
 
 from optlab.engine.experiment import run_experiment
-from optlab.jobs.manager import JobManager, Limits
+from optlab.jobs.job import Limits
+from optlab.jobs.manager import JobManager
 from optlab.spec import ExperimentSpec, parse_spec
 from optlab.store.db import Store
 

@@ -22,14 +22,14 @@ def db_path() -> Path:
     return home() / "optlab.db"
 
 
-def checkpoint_dir() -> Path:
-    path = home() / "checkpoints"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+def checkpoint_dir(root: Path | None = None) -> Path:
+    """The resume checkpoints' folder beside a store in ``root`` (default: the home)."""
+    return (root if root is not None else home()) / "checkpoints"
 
 
-def checkpoint_path(experiment_id: str) -> Path:
-    return checkpoint_dir() / f"{experiment_id}.pt"
+def checkpoint_path(experiment_id: str, folder: Path | None = None) -> Path:
+    """One experiment's resume checkpoint in ``folder`` (default: :func:`checkpoint_dir`)."""
+    return (folder if folder is not None else checkpoint_dir()) / f"{experiment_id}.pt"
 
 
 def write_atomic(path: Path, data: bytes) -> None:

@@ -10,7 +10,6 @@ validated against the catalogues with the same error paths
 from __future__ import annotations
 
 import json
-import os
 from fnmatch import fnmatchcase
 from typing import Any, Literal
 
@@ -25,30 +24,7 @@ from pydantic import (
 
 from optlab import problem as problems
 from optlab.catalog import optimizers, schedulers
-
-
-def limit(name: str, default: int) -> int:
-    """A server limit from the environment (``OPTLAB_MAX_STEPS`` …), else ``default``."""
-    raw = os.environ.get(name)
-    try:
-        return int(raw) if raw else default
-    except ValueError:
-        return default
-
-
-def max_steps() -> int:
-    return limit("OPTLAB_MAX_STEPS", 100_000)
-
-
-def max_epochs() -> int:
-    return limit("OPTLAB_MAX_EPOCHS", 50)
-
-
-def max_runs() -> int:
-    return limit("OPTLAB_MAX_RUNS", 12)
-
-
-MAX_BATCH_SIZE = 4096
+from optlab.settings import MAX_BATCH_SIZE, max_epochs, max_runs, max_steps
 
 
 class SpecError(ValueError):

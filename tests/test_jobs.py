@@ -18,8 +18,9 @@ import pytest
 import torch
 
 from optlab.engine.experiment import run_experiment
+from optlab.jobs.job import LimitError, Limits
 from optlab.jobs.local_executor import LocalExecutor
-from optlab.jobs.manager import JobManager, LimitError, Limits
+from optlab.jobs.manager import JobManager
 from optlab.spec import parse_spec
 from optlab.store.db import Store
 
@@ -330,7 +331,7 @@ def test_manager_delete_cancels_an_active_experiment(manager: JobManager) -> Non
 def test_gpu_jobs_go_to_the_gpu_worker_and_surfaces_to_the_others(tmp_path: Path) -> None:
     from collections import Counter
 
-    from optlab.jobs.manager import Job
+    from optlab.jobs.job import Job
 
     ex = LocalExecutor(
         Store(tmp_path / "x.db"),

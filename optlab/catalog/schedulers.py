@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import difflib
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import pairwise
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any, Protocol
 
 from pydantic import AfterValidator, BaseModel, Field
 from torch.optim import Optimizer
@@ -31,11 +31,37 @@ from optlab.catalog._scheduler_docs import DESCRIPTIONS, FORMULAS, PARAMS
 from optlab.catalog.hyperparams import HyperParam, params_model
 from optlab.catalog.safe_expr import compile_expr
 
-if TYPE_CHECKING:
-    from optlab.spec import SchedulerSpec
-
 Scheduler = lrs.LRScheduler | lrs.ReduceLROnPlateau
 COMPOSITES = ("SequentialLR", "ChainedScheduler")
+
+
+class WarmupLike(Protocol):
+    """A linear warmup: ``steps`` long, from ``start_factor`` of the lr."""
+
+    @property
+    def steps(self) -> int: ...
+    @property
+    def start_factor(self) -> float: ...
+
+
+class SchedulerSpec(Protocol):
+    """What the builder reads from a scheduler spec (``optlab.spec.SchedulerSpec``).
+
+    A protocol, so the catalogue sits below the spec and never imports it.
+    """
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def kwargs(self) -> dict[str, Any]: ...
+    @property
+    def interval(self) -> str: ...
+    @property
+    def monitor(self) -> str | None: ...
+    @property
+    def warmup(self) -> WarmupLike | None: ...
+    @property
+    def schedulers(self) -> Sequence[SchedulerSpec] | None: ...
 
 
 @dataclass(frozen=True)

@@ -1,189 +1,26 @@
 """Command line: ``python -m optlab run | schedule | export | list | runs | show``.
 
-Exit codes (DESIGN.md §4): 0 done (diverged runs included), 2 invalid input (one
-clear line per problem on stderr, naming the field; no traceback), 1 internal error.
+Exit codes: 0 done (diverged runs included), 2 invalid input (one clear line per
+problem on stderr, naming the field; no traceback), 1 internal error.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
-from pathlib import Path
-from typing import Any
 
-from optlab.spec import ExperimentSpec, SpecError, parse_spec
-
-
-class UsageError(Exception):
-    """Bad input that is not a spec field (a missing file, say): exit code 2."""
-
-
-def _read_spec(path: str) -> ExperimentSpec:
-    try:
-        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"cannot read spec file {path!r}: {exc.strerror}") from None
-    return parse_spec(text)
-
-
-def _write(text: str, out: str | None) -> None:
-    if out:
-        try:
-            Path(out).write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise UsageError(f"cannot write {out!r}: {exc.strerror}") from None
-    else:
-        sys.stdout.write(text)
-
-
-def cmd_run(args: argparse.Namespace) -> int:
-    import contextlib
-
-    import torch
-    from tqdm import tqdm
-
-    from optlab.engine.experiment import run_experiment
-
-    spec = _read_spec(args.spec)
-    # 2-element surface updates gain nothing from threads; models use torch's default
-    torch.set_num_threads(args.threads or (1 if spec.is_surface else torch.get_num_threads()))
-    bar = tqdm(
-        total=1000,
-        desc=spec.name or "optlab run",
-        unit="‰",
-        file=sys.stderr,
-        disable=args.quiet or None,
-        mininterval=0.5,
-        leave=False,
-    )
-    recorder: Any = None
-    with contextlib.ExitStack() as stack:
-        if not args.no_store:  # streamed into the store, so the dashboard can watch it live
-            from optlab.cli.store_commands import Recorder
-
-            recorder = stack.enter_context(Recorder(spec))
-
-        def on_batch(batch: Any, exp: Any) -> None:
-            bar.update(int(batch.progress * 1000) - bar.n)
-            if recorder is not None:
-                recorder(batch, exp)
-
-        try:
-            result = run_experiment(spec, on_batch=on_batch)
-        finally:
-            bar.close()
-    if recorder is not None:
-        result["id"] = recorder.id
-    _write(json.dumps(result, indent=None if args.out is None else 1) + "\n", args.out)
-    for run in result["runs"]:
-        if run["status"] != "finished":
-            msg = f"{run['label']}: {run['status']} {run.get('message', '')}".rstrip()
-            print(msg, file=sys.stderr)
-    return 0
-
-
-def cmd_schedule(args: argparse.Namespace) -> int:
-    from optlab.engine.experiment import preview_schedule
-
-    result = preview_schedule(_read_spec(args.spec))
-    _write(json.dumps(result) + "\n", args.out)
-    return 0
-
-
-def cmd_export(args: argparse.Namespace) -> int:
-    from optlab.export.script import export_script
-
-    _write(export_script(_read_spec(args.spec)), args.out)
-    return 0
-
-
-def catalogue_json() -> dict[str, Any]:
-    """Problems, optimizers and schedulers with their hyperparameters (``list --json``)."""
-    from dataclasses import asdict
-
-    from optlab import problem as problems
-    from optlab.catalog import optimizers, schedulers
-
-    def params(info: Any) -> dict[str, Any]:
-        return {
-            name: {k: v for k, v in asdict(hp).items() if k != "name"}
-            for name, hp in info.params.items()
-        }
-
-    return {
-        "problems": [
-            {
-                "name": p.name,
-                "kind": p.kind,
-                "title": p.title,
-                "description": p.description,
-                "fields": p.Params.model_json_schema().get("properties", {}),
-            }
-            for p in problems.list_problems()
-        ],
-        "optimizers": [
-            {
-                "name": i.name,
-                "source": i.source,
-                "description": i.description,
-                "elementwise": i.elementwise,
-                "params": params(i),
-            }
-            for i in optimizers.catalogue().values()
-        ],
-        "schedulers": [
-            {
-                "name": i.name,
-                "composite": i.composite,
-                "description": i.description,
-                "params": params(i),
-            }
-            for i in schedulers.catalogue().values()
-        ],
-    }
-
-
-def cmd_list(args: argparse.Namespace) -> int:
-    data = catalogue_json()
-    if args.json:
-        print(json.dumps(data, indent=1, default=str))
-        return 0
-    for section in ("problems", "optimizers", "schedulers"):
-        print(f"{section}:")
-        for item in data[section]:
-            print(f"  {item['name']:<24} {item['description']}")
-    return 0
+from optlab.cli.engine_commands import add_engine_commands
+from optlab.cli.errors import UsageError
+from optlab.cli.store_commands import add_store_commands
+from optlab.spec import SpecError
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m optlab", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="run an experiment spec and print the result JSON")
-    run.add_argument("spec", help="spec JSON file ('-' for stdin)")
-    run.add_argument("--out", help="write the result JSON here instead of stdout")
-    run.add_argument("--no-store", action="store_true", help="do not keep it in the run store")
-    run.add_argument("--quiet", action="store_true", help="no progress bar")
-    run.add_argument("--threads", type=int, help="torch threads (default: 1 for surfaces)")
-    run.set_defaults(func=cmd_run)
-    sched = sub.add_parser("schedule", help="preview the lr per group per step, without training")
-    sched.add_argument("spec")
-    sched.add_argument("--out")
-    sched.set_defaults(func=cmd_schedule)
-    export = sub.add_parser("export", help="write a standalone PyTorch script of the experiment")
-    export.add_argument("spec")
-    export.add_argument("--out")
-    export.set_defaults(func=cmd_export)
-    lst = sub.add_parser("list", help="problems, optimizers and schedulers")
-    lst.add_argument("--json", action="store_true")
-    lst.set_defaults(func=cmd_list)
-    try:
-        from optlab.cli.store_commands import add_store_commands
-    except ImportError:  # the store is optional for the engine's own commands
-        pass
-    else:
-        add_store_commands(sub)
+    add_engine_commands(sub)
+    add_store_commands(sub)
     return parser
 
 

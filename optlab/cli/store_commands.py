@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from optlab.cli.errors import UsageError
 from optlab.store.db import Store, UnknownExperiment, new_owner, release_owner
 
 
@@ -113,8 +114,6 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 def cmd_show(args: argparse.Namespace) -> int:
     """Export one experiment: result JSON (``--out``), CSV (``--csv``), else a summary."""
-    from optlab.cli.main import UsageError
-
     store = Store()
     try:
         exp = store.get_experiment(args.id)

@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any
 
 import optlab
-from optlab.jobs.manager import Job
+from optlab.jobs.job import Job
 from optlab.jobs.worker import Channel
-from optlab.paths import write_atomic
+from optlab.paths import checkpoint_path, write_atomic
 from optlab.store.db import Store
 
 READY_TIMEOUT_S = 120.0
@@ -320,7 +320,7 @@ class LocalExecutor:
 
     def _run(self, job: Job, worker: WorkerProcess) -> None:
         """Send ``job`` to ``worker`` and write everything it sends back to the store."""
-        store, ckpt = self.store, self.checkpoint_dir / f"{job.id}.pt"
+        store, ckpt = self.store, checkpoint_path(job.id, self.checkpoint_dir)
         checkpoint = None
         if job.resume:
             if ckpt.exists():

@@ -32,78 +32,18 @@ import atexit
 import contextlib
 import os
 import threading
-import time
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from optlab import paths
-from optlab.spec import ExperimentSpec, limit, parse_spec
+from optlab.jobs.job import Executor, Job, LimitError, Limits
+from optlab.settings import env_float, env_int
+from optlab.spec import ExperimentSpec, parse_spec
 from optlab.store.db import Store, new_owner, release_owner, spec_key
-
-
-class LimitError(RuntimeError):
-    """A submission refused by a server limit; ``str(exc)`` says which and what to do."""
-
-
-@dataclass
-class Job:
-    """One experiment on its way through an executor."""
-
-    id: str
-    spec: dict[str, Any]
-    client: str = ""
-    key: str = ""
-    resume: bool = False
-    needs_gpu: bool = False
-    state: str = "queued"  # queued | running | done
-    cancel_runs: set[int] = field(default_factory=set)
-    cancel_all: bool = False
-    submitted: float = field(default_factory=time.monotonic)
-    done: threading.Event = field(default_factory=threading.Event)
-
-
-class Executor(Protocol):
-    """Runs jobs and writes their records to the store.
-
-    ``submit`` queues a job; ``cancel`` stops some runs (None: all) of a queued or
-    running job and returns True when the job was still queued and is now dropped
-    (the manager then records it cancelled); ``shutdown`` stops everything, leaving
-    running experiments ``interrupted``.  An executor calls the ``on_done`` callback
-    it was given when a job ends, however it ends.
-    """
-
-    def submit(self, job: Job) -> None: ...
-
-    def cancel(self, job: Job, runs: set[int] | None) -> bool: ...
-
-    def shutdown(self) -> None: ...
-
-
-@dataclass
-class Limits:
-    running_per_client: int = 2
-    queued_per_client: int = 5
-    queued_total: int = 200
-
-    @classmethod
-    def from_env(cls) -> Limits:
-        return cls(
-            running_per_client=max(1, limit("OPTLAB_MAX_RUNNING_PER_CLIENT", 2)),
-            queued_per_client=max(0, limit("OPTLAB_MAX_QUEUED_PER_CLIENT", 5)),
-            queued_total=max(0, limit("OPTLAB_MAX_QUEUED", 200)),
-        )
 
 
 def default_workers() -> int:
     cores = os.cpu_count() or 1
     return 1 if cores <= 3 else min(4, cores // 2)
-
-
-def _env_float(name: str, default: float) -> float:
-    try:
-        return float(os.environ.get(name, "") or default)
-    except ValueError:
-        return default
 
 
 class JobManager:
@@ -130,18 +70,18 @@ class JobManager:
         if executor is None:
             from optlab.jobs.local_executor import LocalExecutor
 
-            n = workers or limit("OPTLAB_WORKERS", default_workers())
+            n = workers or env_int("OPTLAB_WORKERS", default_workers())
             cores = os.cpu_count() or 1
             executor = LocalExecutor(
                 self.store,
                 workers=max(1, n),
                 threads=threads
-                or max(1, limit("OPTLAB_WORKER_THREADS", max(1, (cores - 1) // max(1, n)))),
+                or max(1, env_int("OPTLAB_WORKER_THREADS", max(1, (cores - 1) // max(1, n)))),
                 max_running_per_client=self.limits.running_per_client,
-                flush_seconds=flush_seconds or _env_float("OPTLAB_FLUSH_SECONDS", 0.05),
+                flush_seconds=flush_seconds or env_float("OPTLAB_FLUSH_SECONDS", 0.05),
                 checkpoint_seconds=checkpoint_seconds
-                or _env_float("OPTLAB_CHECKPOINT_SECONDS", 5.0),
-                checkpoint_dir=self.store.path.parent / "checkpoints",
+                or env_float("OPTLAB_CHECKPOINT_SECONDS", 5.0),
+                checkpoint_dir=paths.checkpoint_dir(self.store.path.parent),
                 on_done=self._on_done,
             )
         self.executor = executor
@@ -259,7 +199,7 @@ class JobManager:
             exp_id, "cancelled", "cancelled while interrupted", runs_status="cancelled"
         )
         with contextlib.suppress(OSError):
-            (self.store.path.parent / "checkpoints" / f"{exp_id}.pt").unlink()
+            paths.checkpoint_path(exp_id, paths.checkpoint_dir(self.store.path.parent)).unlink()
         return True
 
     def delete(self, exp_id: str, timeout: float = 10.0) -> None:

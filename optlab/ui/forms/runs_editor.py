@@ -15,7 +15,7 @@ from typing import Any
 
 import streamlit as st
 
-from optlab import spec as spec_limits
+from optlab import settings
 from optlab.catalog import optimizers
 from optlab.ui import theme
 from optlab.ui.forms.hyperparam_form import render_params
@@ -188,7 +188,7 @@ def runs_editor(
     :func:`show_run_errors` fills the boxes.
     """
     runs: list[dict[str, Any]] = draft.setdefault("runs", [])
-    max_runs = spec_limits.max_runs()
+    max_runs = settings.max_runs()
     for run in runs:
         run.setdefault("_uid", new_uid())
 

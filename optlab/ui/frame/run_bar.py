@@ -23,7 +23,7 @@ FIRST_RECORDS_WAIT = 0.3
 
 def submit(page: str, spec: Any) -> str | None:
     """Queue ``spec`` for this browser; the experiment id, or None after a message."""
-    from optlab.jobs.manager import LimitError
+    from optlab.jobs.job import LimitError
 
     try:
         exp_id = manager().submit(spec, client=client_id())

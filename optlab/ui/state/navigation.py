@@ -1,7 +1,9 @@
-"""The dashboard's pages, and switching between them with a URL.
+"""Switching between the dashboard's pages with a URL.
 
-``app.py`` calls :func:`pages`; a page that receives a link meant for another page
-(``?exp=`` of a model experiment on the Surfaces page) forwards it with :func:`go`.
+:mod:`optlab.ui.menu` builds the pages and registers them here; a page that
+receives a link meant for another page (``?exp=`` of a model experiment on the
+Surfaces page) forwards it with :func:`go`.  This module never imports a page,
+so pages can use it without an import circle.
 """
 
 from __future__ import annotations
@@ -13,30 +15,10 @@ import streamlit as st
 _PAGES: dict[str, Any] = {}
 
 
-def pages() -> list[Any]:
-    """The ``st.Page`` objects, in menu order (Surfaces is the home page)."""
-    from optlab.ui.pages import history, schedules, surfaces, training
-
+def register(pages: dict[str, Any]) -> None:
+    """Remember the ``st.Page`` objects by key (``surfaces``, ``training`` …)."""
     _PAGES.clear()
-    _PAGES.update(
-        surfaces=st.Page(
-            surfaces.render,
-            title="Surfaces",
-            icon=":material/landscape:",
-            url_path="surfaces",
-            default=True,
-        ),
-        training=st.Page(
-            training.render, title="Training", icon=":material/model_training:", url_path="training"
-        ),
-        schedules=st.Page(
-            schedules.render, title="Schedules", icon=":material/show_chart:", url_path="schedules"
-        ),
-        history=st.Page(
-            history.render, title="History", icon=":material/history:", url_path="history"
-        ),
-    )
-    return list(_PAGES.values())
+    _PAGES.update(pages)
 
 
 def go(page: str, query_params: dict[str, str] | None = None) -> bool:

@@ -8,7 +8,8 @@ from typing import Any
 
 import streamlit as st
 
-from optlab.spec import ExperimentSpec, SpecError, max_epochs, max_runs, max_steps, parse_spec
+from optlab.settings import max_epochs, max_runs, max_steps
+from optlab.spec import ExperimentSpec, SpecError, parse_spec
 from optlab.ui.state.draft import clean
 
 _CACHE: OrderedDict[str, ExperimentSpec | SpecError] = OrderedDict()

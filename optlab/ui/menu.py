@@ -1,0 +1,34 @@
+"""The dashboard's pages in menu order; ``app.py`` hands them to ``st.navigation``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from optlab.ui.pages import history, schedules, surfaces, training
+from optlab.ui.state import navigation
+
+
+def pages() -> list[Any]:
+    """The ``st.Page`` objects, in menu order (Surfaces is the home page)."""
+    menu = {
+        "surfaces": st.Page(
+            surfaces.render,
+            title="Surfaces",
+            icon=":material/landscape:",
+            url_path="surfaces",
+            default=True,
+        ),
+        "training": st.Page(
+            training.render, title="Training", icon=":material/model_training:", url_path="training"
+        ),
+        "schedules": st.Page(
+            schedules.render, title="Schedules", icon=":material/show_chart:", url_path="schedules"
+        ),
+        "history": st.Page(
+            history.render, title="History", icon=":material/history:", url_path="history"
+        ),
+    }
+    navigation.register(menu)
+    return list(menu.values())
