@@ -21,8 +21,8 @@ import torch
 from optlab.engine.experiment import Experiment, run_experiment
 from optlab.engine.records import Batch, EpochMetrics, RunStatus, StepChunk
 from optlab.spec import parse_spec
-from optlab.store.db import Store, UnknownExperiment, new_owner, release_owner
 from optlab.store import schema as store_schema
+from optlab.store.db import Store, UnknownExperiment, new_owner, release_owner
 from optlab.store.schema import SCHEMA_VERSION, StoreVersionError
 
 ROOT = Path(__file__).resolve().parent.parent
