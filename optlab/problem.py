@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import inspect
 import os
 import pkgutil
 import sys
+import textwrap
+import types
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -22,6 +26,8 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 __all__ = [
+    "DataSource",
+    "ExportCode",
     "Field",
     "ModelData",
     "ModelParams",
@@ -33,6 +39,7 @@ __all__ = [
     "field_validator",
     "get_problem",
     "list_problems",
+    "source",
 ]
 
 
@@ -147,6 +154,81 @@ class ModelParams(ProblemParams):
     pass
 
 
+def source(obj: Any) -> str:
+    """The dedented source of a class or function, for :meth:`ModelProblem.export_code`
+    (copying the problem's own code keeps the exported arithmetic identical)."""
+    return textwrap.dedent(inspect.getsource(obj)).strip()
+
+
+@dataclass(frozen=True)
+class ExportCode:
+    """A model problem's part of an exported training script.
+
+    ``code`` is module-level Python defining, with the problem's own arithmetic:
+
+    - ``load_data()`` returning ``(train_x, train_y, val_x, val_y)`` on ``DEVICE``;
+    - ``build_model()`` (torch is seeded just before) and ``prepare(model)``;
+    - ``train_batch(train_x, train_y, index, aug)`` (``aug``: the seeded augmentation
+      generator) and ``val_batch(val_x, val_y, index)``, each returning ``(x, y)``;
+    - ``loss_fn(output, target)``;
+
+    plus the constants and helpers these use.  The script around it provides ``torch``,
+    ``math``, ``SEED``, ``EPOCHS``, ``BATCH_SIZE``, ``EVAL_BATCH`` and ``DEVICE``.
+    ``imports`` are third-party import lines (placed after ``import torch``),
+    ``std_imports`` standard-library ones.
+    """
+
+    code: str
+    imports: tuple[str, ...] = ()
+    std_imports: tuple[str, ...] = ()
+
+
+class DataSource:
+    """Where a model problem's dataset comes from: a bundled sample, a download, a folder.
+
+    Returned by :meth:`ModelProblem.data_source` for problems whose ``Params`` have
+    ``data_dir`` (a folder) and ``download`` (fetch it when missing) fields; the
+    Training page then offers the sample, the full download or a folder on the server,
+    and fills those two fields.  The texts below are its words.
+    """
+
+    #: the dataset's name ("CIFAR-10")
+    title: ClassVar[str] = "the dataset"
+    #: what the bundled sample holds ("5,085 + 1,017 real images")
+    sample_text: ClassVar[str] = "sample"
+    #: how big the download is ("170 MB")
+    download_size: ClassVar[str] = ""
+    #: what a data folder holds ("cifar-10-batches-py/")
+    folder_content: ClassVar[str] = "the data"
+
+    def sample_dir(self) -> Path:
+        """The folder of the bundled sample (a ``data_dir`` value)."""
+        raise NotImplementedError
+
+    def env_dir(self) -> Path | None:
+        """The folder the environment names (e.g. ``OPTLAB_DATA_DIR``), or None."""
+        return None
+
+    def download_dir(self) -> Path:
+        """Where the full dataset is downloaded to."""
+        raise NotImplementedError
+
+    def present(self, root: Path) -> bool:
+        """Whether ``root`` already holds the complete dataset."""
+        raise NotImplementedError
+
+    def download(
+        self,
+        dest: Path,
+        progress_callback: Callable[[int, int], None] | None = None,
+        url: str | None = None,
+    ) -> Path:
+        """Fetch the dataset into ``dest`` (from ``url`` instead of the official one when
+        given), calling ``progress_callback(done_bytes, total_bytes)`` as it goes; returns
+        the folder it fills."""
+        raise NotImplementedError
+
+
 @dataclass
 class ModelData:
     """A dataset held as whole tensors (no DataLoader): batches are index slices."""
@@ -197,6 +279,24 @@ class ModelProblem(Problem):
         """Move the model to ``device`` (and a faster memory format where it helps)."""
         return model.to(device)
 
+    def train_size(self, seed: int) -> int:
+        """Training examples for ``seed`` (what makes an epoch); the default loads the data
+        on the CPU, override it when the number is known more cheaply."""
+        return self.load_data(torch.device("cpu"), seed).n_train
+
+    def export_code(self) -> ExportCode:
+        """This problem's pieces of an exported script (see :class:`ExportCode`).
+
+        Implementing this alone makes a model problem exportable.
+        """
+        raise NotImplementedError(f"export of the model problem {self.name!r} is not supported yet")
+
+    @classmethod
+    def data_source(cls) -> DataSource | None:
+        """Where the dataset comes from (see :class:`DataSource`); None: the problem makes
+        its data itself and the UI offers no data choice."""
+        return None
+
     def parameter_names(self) -> list[str]:
         torch.manual_seed(0)
         return [name for name, _ in self.build_model().named_parameters()]
@@ -229,13 +329,27 @@ def _problem_classes(module: Any) -> list[type[Problem]]:
     return found
 
 
+_USER_PACKAGE = "optlab_user_problems"
+
+
 def _load_user_dir(path: Path) -> list[Any]:
+    """The ``*.py`` files and packages (folders with ``__init__.py``) in ``path``, loaded as
+    ``optlab_user_problems.<name>`` (a package's modules import each other relatively)."""
+    sys.modules.setdefault(_USER_PACKAGE, types.ModuleType(_USER_PACKAGE))
     modules = []
-    for file in sorted(path.glob("*.py")):
-        if file.name.startswith("_"):
+    for entry in sorted(path.iterdir()) if path.is_dir() else []:
+        if entry.name.startswith("_"):
             continue
-        mod_name = f"optlab_user_problems.{file.stem}"
-        spec = importlib.util.spec_from_file_location(mod_name, file)
+        if entry.is_dir() and (entry / "__init__.py").is_file():
+            file, search = entry / "__init__.py", [str(entry)]
+        elif entry.suffix == ".py" and entry.is_file():
+            file, search = entry, None
+        else:
+            continue
+        mod_name = f"{_USER_PACKAGE}.{entry.stem if search is None else entry.name}"
+        spec = importlib.util.spec_from_file_location(
+            mod_name, file, submodule_search_locations=search
+        )
         if spec is None or spec.loader is None:
             continue
         module = importlib.util.module_from_spec(spec)
@@ -246,8 +360,7 @@ def _load_user_dir(path: Path) -> list[Any]:
 
 
 def _discover() -> dict[str, type[Problem]]:
-    import problems as package
-
+    package = importlib.import_module("problems")
     modules = [
         importlib.import_module(f"{package.__name__}.{info.name}")
         for info in pkgutil.iter_modules(package.__path__)

@@ -294,7 +294,8 @@ class ExperimentSpec(_Strict):
         def err(loc: tuple[Any, ...], msg: str) -> None:
             errors.append({"type": "value_error", "loc": loc, "msg": msg, "input": None})
 
-        if cls.kind == "surface":
+        surface = issubclass(cls, problems.Surface)
+        if surface:
             if self.steps is None:
                 self.steps = 500
             for key in ("epochs", "batch_size"):
@@ -330,17 +331,17 @@ class ExperimentSpec(_Strict):
                 run.optimizer.inner.name if run.optimizer.inner else run.optimizer.name
             )
             where = ("runs", r, "optimizer", "name")
-            if cls.kind == "surface" and getattr(info, "matrix_only", False):
+            if surface and info.matrix_only:
                 err(
                     where,
                     f"{info.name} updates matrices only; a 2-D surface has one vector parameter",
                 )
-            if cls.kind == "surface" and not getattr(info, "supports_float64", True):
+            if surface and not info.supports_float64:
                 err(where, f"{info.name} does not support float64, which 2-D surfaces use")
             if not info.group_keys and run.param_groups:
                 err(("runs", r, "param_groups"), f"{info.name} takes a single parameter group")
             sched = run.scheduler
-            if sched and sched.monitor == "val_loss" and cls.kind == "surface":
+            if sched and sched.monitor == "val_loss" and surface:
                 err(
                     ("runs", r, "scheduler", "monitor"),
                     "val_loss exists only for model problems; use loss",
@@ -356,7 +357,7 @@ class ExperimentSpec(_Strict):
 
     @property
     def is_surface(self) -> bool:
-        return problems.get_problem(self.problem.name).kind == "surface"
+        return issubclass(problems.get_problem(self.problem.name), problems.Surface)
 
     def to_json(self, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from optlab.problem import Field, ModelData, ModelParams, ModelProblem
+from optlab.problem import ExportCode, Field, ModelData, ModelParams, ModelProblem, source
 
 #: seed of the teacher function: the task stays the same whatever the run's seed,
 #: which only draws the samples, the noise and the train/validation split
@@ -66,13 +66,18 @@ class MseRegression(ModelProblem):
     def build_model(self) -> nn.Module:
         return MLP(self.params.n_features, self.params.hidden)
 
+    def _n_val(self) -> int:
+        """Examples held out for validation: the share ``val_fraction``, at least one each."""
+        n = self.params.n_samples
+        return min(max(1, round(n * self.params.val_fraction)), n - 1)
+
     def load_data(self, device: torch.device, seed: int) -> ModelData:
         p = self.params
         gen = torch.Generator().manual_seed(seed)
         x = torch.randn(p.n_samples, p.n_features, generator=gen, dtype=torch.float64)
         y = teacher(x) + p.noise * torch.randn(p.n_samples, 1, generator=gen, dtype=torch.float64)
         order = torch.randperm(p.n_samples, generator=gen)
-        n_val = min(max(1, round(p.n_samples * p.val_fraction)), p.n_samples - 1)
+        n_val = self._n_val()
         val, train = order[:n_val], order[n_val:]
         x, y = x.float(), y.float()
         return ModelData(
@@ -84,3 +89,57 @@ class MseRegression(ModelProblem):
 
     def loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return nn.functional.mse_loss(output, target)
+
+    def train_size(self, seed: int) -> int:
+        return self.params.n_samples - self._n_val()
+
+    def export_code(self) -> ExportCode:
+        """The same samples, split, model and loss as script code (see ExportCode)."""
+        p = self.params
+        n, n_val = int(p.n_samples), self._n_val()
+        code = f'''
+N_SAMPLES = {n!r}
+N_FEATURES = {p.n_features!r}
+HIDDEN = {p.hidden!r}
+NOISE = {p.noise!r}
+N_VAL = {n_val!r}  # round(N_SAMPLES * {p.val_fraction!r}), held out for validation
+_TEACHER_SEED = {_TEACHER_SEED!r}
+
+
+{source(MLP)}
+
+
+{source(teacher)}
+
+
+def load_data():
+    """Seeded samples of the teacher plus Gaussian noise, split into train and validation."""
+    gen = torch.Generator().manual_seed(SEED)
+    x = torch.randn(N_SAMPLES, N_FEATURES, generator=gen, dtype=torch.float64)
+    y = teacher(x) + NOISE * torch.randn(N_SAMPLES, 1, generator=gen, dtype=torch.float64)
+    order = torch.randperm(N_SAMPLES, generator=gen)
+    val, train = order[:N_VAL], order[N_VAL:]
+    x, y = x.float(), y.float()
+    return x[train].to(DEVICE), y[train].to(DEVICE), x[val].to(DEVICE), y[val].to(DEVICE)
+
+
+def build_model():
+    return MLP(N_FEATURES, HIDDEN)
+
+
+def prepare(model):
+    return model.to(DEVICE)
+
+
+def train_batch(train_x, train_y, index, aug):
+    return train_x[index], train_y[index]
+
+
+def val_batch(val_x, val_y, index):
+    return val_x[index], val_y[index]
+
+
+def loss_fn(output, target):
+    return nn.functional.mse_loss(output, target)
+'''
+        return ExportCode(code=code, imports=("from torch import nn",))

@@ -74,6 +74,11 @@ class Experiment:
     def steps_done(self) -> int:
         return self.runner.t
 
+    @property
+    def steps_per_epoch(self) -> int | None:
+        """Updates per epoch of a model problem; None for a surface (it has no epochs)."""
+        return self.runner.steps_per_epoch if isinstance(self.runner, ModelRunner) else None
+
     def cancel(self, runs: set[int] | None = None) -> None:
         """Cancel some runs (indices) or, with None, all of them; takes effect next step."""
         if runs is None:
@@ -166,9 +171,7 @@ def run_experiment(
 
 
 def _steps_per_epoch(spec: ExperimentSpec, problem: ModelProblem) -> int:
-    n_train = problem.train_size() if hasattr(problem, "train_size") else None
-    if n_train is None:
-        n_train = problem.load_data(torch.device("cpu"), spec.seed).n_train
+    n_train = problem.train_size(spec.seed)
     return math.ceil(n_train / int(spec.batch_size or problem.default_batch_size))
 
 

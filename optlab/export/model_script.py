@@ -1,31 +1,24 @@
-"""Export a model experiment (mse_regression, cifar10_cnn) as a standalone PyTorch script.
+"""Export a model experiment as a standalone PyTorch script: the generic training loop.
 
 The script is the textbook training loop, one run after another, and reproduces the
-engine's numbers (``optlab/model_runner.py``): the same initial weights (torch seeded,
-then the model built), the same per-epoch permutation (a generator seeded with
+engine's numbers (``optlab/engine/model_runner.py``): the same initial weights (torch
+seeded, then the model built), the same per-epoch permutation (a generator seeded with
 ``seed * 1_000_003 + epoch``, batches as index slices, the last partial batch kept),
 the same augmentation draws (``seed * 7_919 + epoch``), the same parameter groups
 (first matching glob wins, default group last), the same scheduler stepping and the
-same validation (eval mode, batches of 1024, float32 sums).  Model classes and helper
-functions are copied from the problem modules with ``inspect.getsource`` so the
-arithmetic is identical.
+same validation (eval mode, batches of ``EVAL_BATCH``, float32 sums).  The problem
+writes its own data pipeline, model and loss (:meth:`ModelProblem.export_code`), so
+this module names no problem.
 """
 
 from __future__ import annotations
 
-import inspect
 import math
-import textwrap
-from pathlib import Path
 
-import problems.cifar10_cnn as cifar_problem
-import problems.mse_regression as mse_problem
-from optlab.export.script import _header, _run_function, _value
+from optlab.engine.model_runner import EVAL_BATCH
+from optlab.export.common import header, run_functions, value_code
 from optlab.problem import ModelProblem
 from optlab.spec import ExperimentSpec, RunSpec
-from problems.cifar10_cnn import data as cifar
-
-EVAL_BATCH = 1024  # the engine's validation batch (model_runner.EVAL_BATCH)
 
 GROUPS_HELPER = '''
 SPEC_ONLY = ("params", "frozen", "unfreeze_at_step")  # group keys that are not optimizer settings
@@ -145,10 +138,6 @@ def train(label, data, make_optimizer, make_scheduler, groups=(), interval="step
 '''
 
 
-def _source(obj: object) -> str:
-    return textwrap.dedent(inspect.getsource(obj)).strip()  # type: ignore[arg-type]
-
-
 def _device_code(device: str) -> str:
     if device == "auto":
         return (
@@ -156,174 +145,6 @@ def _device_code(device: str) -> str:
             '"mps" if torch.backends.mps.is_available() else "cpu")'
         )
     return f"DEVICE = torch.device({device!r})"
-
-
-# --------------------------------------------------------------------------- problems
-
-
-def _mse(problem: ModelProblem) -> tuple[list[str], list[str], int]:
-    """(imports, code, n_train) for mse_regression."""
-    p = problem.params
-    n = int(p.n_samples)  # type: ignore[attr-defined]
-    n_val = min(max(1, round(n * p.val_fraction)), n - 1)  # type: ignore[attr-defined]
-    code = f'''
-N_SAMPLES = {n!r}
-N_FEATURES = {p.n_features!r}
-HIDDEN = {p.hidden!r}
-NOISE = {p.noise!r}
-N_VAL = {n_val!r}  # round(N_SAMPLES * {p.val_fraction!r}), held out for validation
-_TEACHER_SEED = {mse_problem._TEACHER_SEED!r}
-
-
-{_source(mse_problem.MLP)}
-
-
-{_source(mse_problem.teacher)}
-
-
-def load_data():
-    """Seeded samples of the teacher plus Gaussian noise, split into train and validation."""
-    gen = torch.Generator().manual_seed(SEED)
-    x = torch.randn(N_SAMPLES, N_FEATURES, generator=gen, dtype=torch.float64)
-    y = teacher(x) + NOISE * torch.randn(N_SAMPLES, 1, generator=gen, dtype=torch.float64)
-    order = torch.randperm(N_SAMPLES, generator=gen)
-    val, train = order[:N_VAL], order[N_VAL:]
-    x, y = x.float(), y.float()
-    return x[train].to(DEVICE), y[train].to(DEVICE), x[val].to(DEVICE), y[val].to(DEVICE)
-
-
-def build_model():
-    return MLP(N_FEATURES, HIDDEN)
-
-
-def prepare(model):
-    return model.to(DEVICE)
-
-
-def train_batch(train_x, train_y, index, aug):
-    return train_x[index], train_y[index]
-
-
-def val_batch(val_x, val_y, index):
-    return val_x[index], val_y[index]
-
-
-def loss_fn(output, target):
-    return nn.functional.mse_loss(output, target)
-'''
-    return ["from torch import nn"], [code], n - n_val
-
-
-def _cifar_root(problem: ModelProblem) -> Path:
-    """The folder the engine reads (data_dir, else OPTLAB_DATA_DIR, else the bundled sample)."""
-    p = problem.params
-    root = p.data_dir or cifar.data_dir()  # type: ignore[attr-defined]
-    if root is None:
-        root = cifar.default_download_root() if p.download else cifar.sample_dir()  # type: ignore[attr-defined]
-    return Path(root).expanduser().resolve()
-
-
-def _cifar(problem: ModelProblem, need_n_train: bool) -> tuple[list[str], list[str], int]:
-    """(imports, code, n_train) for cifar10_cnn."""
-    p = problem.params
-    root = _cifar_root(problem)
-    n_train = 0
-    if need_n_train:  # a schedule's length depends on it: read what the engine would read
-        ds = cifar.load_cifar10(
-            root,
-            download=p.download,
-            progress=False,  # type: ignore[attr-defined]
-            limit_train=p.train_limit,
-            limit_test=p.val_limit,
-        )  # type: ignore[attr-defined]
-        n_train = len(ds.train_y)
-    augment = bool(p.augment)  # type: ignore[attr-defined]
-    batch = "x = augment(x, aug)\n    " if augment else ""
-    code = f'''
-DATA_DIR = Path({str(root / cifar.BATCH_DIR)!r})
-TRAIN_FILES = {cifar.TRAIN_FILES!r}
-TEST_FILE = {cifar.TEST_FILE!r}
-TRAIN_LIMIT = {p.train_limit!r}  # use only the first N training images (None: all)
-VAL_LIMIT = {p.val_limit!r}  # use only the first N test images (None: all)
-MEAN = {cifar.MEAN!r}
-STD = {cifar.STD!r}
-ACTIVATION = {p.activation!r}
-
-
-def read_batch(path):
-    """One official CIFAR-10 python batch: uint8 images (N, 3, 32, 32) and int64 labels.
-    (pickle runs code from the file: read only trusted data files.)"""
-    with open(path, "rb") as f:
-        batch = pickle.load(f, encoding="bytes")
-    batch = {{k.decode("latin1") if isinstance(k, bytes) else k: v for k, v in batch.items()}}
-    data = batch["data"]
-    if isinstance(data, (bytes, bytearray)):
-        data = np.frombuffer(data, dtype=np.uint8)
-    x = np.asarray(data, dtype=np.uint8).reshape(-1, 3, 32, 32)
-    return x, np.asarray(batch["labels"], dtype=np.int64)
-
-
-def read_split(names, limit):
-    """Batch files in order, reading no more files than ``limit`` images need."""
-    xs, ys, n = [], [], 0
-    for name in names:
-        if limit is not None and n >= limit:
-            break
-        x, y = read_batch(DATA_DIR / name)
-        xs.append(x)
-        ys.append(y)
-        n += len(y)
-    x, y = np.concatenate(xs), np.concatenate(ys)
-    if limit is not None:
-        x, y = x[:limit], y[:limit]
-    return torch.tensor(np.ascontiguousarray(x)), torch.tensor(np.ascontiguousarray(y))
-
-
-def normalize(x_uint8):
-    """float32 images with CIFAR-10's per-channel mean and std: x * scale - shift."""
-    mean = torch.tensor(MEAN, dtype=torch.float64)
-    std = torch.tensor(STD, dtype=torch.float64)
-    scale = (1.0 / (255.0 * std)).to(torch.float32).view(1, 3, 1, 1)
-    shift = (mean / std).to(torch.float32).view(1, 3, 1, 1)
-    return x_uint8.to(torch.float32).mul_(scale).sub_(shift)
-
-
-def load_data():
-    """Train images and the test batch (as validation), normalized, channels_last."""
-    train_x, train_y = read_split(TRAIN_FILES, TRAIN_LIMIT)
-    val_x, val_y = read_split([TEST_FILE], VAL_LIMIT)
-    train_x = normalize(train_x).contiguous(memory_format=torch.channels_last)
-    val_x = normalize(val_x).contiguous(memory_format=torch.channels_last)
-    return train_x.to(DEVICE), train_y.to(DEVICE), val_x.to(DEVICE), val_y.to(DEVICE)
-{"" if not augment else chr(10) + chr(10) + _source(cifar.augment)}
-
-
-{_source(cifar_problem.CifarCNN)}
-
-
-def build_model():
-    return CifarCNN(ACTIVATION)
-
-
-def prepare(model):
-    return model.to(DEVICE, memory_format=torch.channels_last)
-
-
-def train_batch(train_x, train_y, index, aug):
-    x, y = train_x[index], train_y[index]
-    {batch}return x.contiguous(memory_format=torch.channels_last), y
-
-
-def val_batch(val_x, val_y, index):
-    x, y = val_x[index], val_y[index]
-    return x.contiguous(memory_format=torch.channels_last), y
-
-
-def loss_fn(output, target):
-    return nn.functional.cross_entropy(output, target)
-'''
-    imports = ["from torch import nn"] + (["import torch.nn.functional as F"] if augment else [])
-    return imports, [code], n_train
 
 
 # --------------------------------------------------------------------------- runs
@@ -350,7 +171,7 @@ def _groups_literal(run: RunSpec) -> str:
             items.append('"frozen": True')
         if g.unfreeze_at_step is not None:
             items.append(f'"unfreeze_at_step": {g.unfreeze_at_step!r}')
-        items += [f"{k!r}: {_value(v)}" for k, v in g.overrides.items()]
+        items += [f"{k!r}: {value_code(v)}" for k, v in g.overrides.items()]
         rows.append("    {" + ", ".join(items) + "},")
     return "[\n" + "\n".join(rows) + "\n]" if rows else "[]"
 
@@ -369,6 +190,13 @@ def _call(i: int, run: RunSpec) -> str:
     return f"    train({', '.join(args)})"
 
 
+def _imports(lines: list[str], after: str, extra: list[str]) -> None:
+    """Put ``extra`` import lines (each once) right after the line ``after``."""
+    at = lines.index(after) + 1
+    new = [line for i, line in enumerate(extra) if line not in extra[:i] and line not in lines]
+    lines[at:at] = new
+
+
 def model_script(spec: ExperimentSpec, problem: ModelProblem) -> str:
     """The standalone training script for a model experiment (see the module docstring)."""
     for run in spec.runs:
@@ -377,32 +205,21 @@ def model_script(spec: ExperimentSpec, problem: ModelProblem) -> str:
         int(spec.epochs or problem.default_epochs),
         int(spec.batch_size or problem.default_batch_size),
     )
-    if problem.name == "mse_regression":
-        imports, code, n_train = _mse(problem)
-        std_imports = ["import math"]
-    elif problem.name == "cifar10_cnn":
-        imports, code, n_train = _cifar(problem, need_n_train=any(r.scheduler for r in spec.runs))
-        std_imports = ["import math", "import pickle", "from pathlib import Path"]
-        imports = ["import numpy as np", *imports]
-    else:
-        raise NotImplementedError(
-            f"export of the model problem {problem.name!r} is not supported yet"
-        )
-    std_imports.append("from fnmatch import fnmatchcase")
+    piece = problem.export_code()
+    # a schedule's length depends on the epoch length: read what the engine would read
+    n_train = problem.train_size(spec.seed) if any(r.scheduler for r in spec.runs) else 0
     steps = epochs * math.ceil(n_train / batch_size) if n_train else 0
 
-    lines = _header(spec)
-    at = lines.index("import math")
-    lines[at : at + 1] = std_imports
-    at = lines.index("import torch")
-    lines[at + 1 : at + 1] = imports
+    lines = header(spec)
+    _imports(lines, "import math", [*piece.std_imports, "from fnmatch import fnmatchcase"])
+    _imports(lines, "import torch", list(piece.imports))
     lines += [
         f"SEED = {spec.seed!r}",
         f"EPOCHS = {epochs!r}",
         f"BATCH_SIZE = {batch_size!r}",
         f"EVAL_BATCH = {EVAL_BATCH!r}",
         _device_code(spec.device),
-        *code,
+        piece.code,
         GROUPS_HELPER,
         LOOP,
     ]
@@ -414,7 +231,7 @@ def model_script(spec: ExperimentSpec, problem: ModelProblem) -> str:
             f"GROUPS_{i} = {_groups_literal(run)}",
             "",
             "",
-            _run_function(spec, i, run, budget),
+            run_functions(spec, i, run, budget),
         ]
     lines += ["", 'if __name__ == "__main__":', "    data = load_data()"]
     lines += [_call(i, run) for i, run in enumerate(spec.runs)]

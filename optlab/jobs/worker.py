@@ -148,7 +148,7 @@ class _Worker:
             exp = Experiment.resume(spec, checkpoint) if checkpoint else Experiment(spec)
             resumed = None
             if checkpoint:
-                per_epoch = getattr(exp.runner, "steps_per_epoch", None)
+                per_epoch = exp.steps_per_epoch
                 resumed = {
                     "running": {s.run: s.steps_done for s in exp.start_batch().statuses},
                     "epochs_done": exp.steps_done // per_epoch if per_epoch else None,

@@ -10,13 +10,23 @@ convolution and after fc1.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
 from typing import Literal
 
 import torch
 from torch import nn
 
-from optlab.problem import Field, ModelData, ModelParams, ModelProblem
-from problems.cifar10_cnn import data as cifar
+from optlab.problem import (
+    DataSource,
+    ExportCode,
+    Field,
+    ModelData,
+    ModelParams,
+    ModelProblem,
+)
+
+from . import data as cifar
 
 
 class Cifar10CnnParams(ModelParams):
@@ -55,6 +65,40 @@ class CifarCNN(nn.Module):
         return self.fc2(self.act(self.fc1(self.flatten(x))))
 
 
+class Cifar10Source(DataSource):
+    """CIFAR-10 for the Training page: the bundled sample, the official download, a folder."""
+
+    title = "CIFAR-10"
+    sample_text = "5,085 + 1,017 real images"
+    download_size = "170 MB"
+    folder_content = f"{cifar.BATCH_DIR}/"
+
+    def sample_dir(self) -> Path:
+        return cifar.sample_dir()
+
+    def env_dir(self) -> Path | None:
+        return cifar.data_dir()
+
+    def download_dir(self) -> Path:
+        return cifar.default_download_root()
+
+    def present(self, root: Path) -> bool:
+        batches = root / cifar.BATCH_DIR
+        names = [*cifar.TRAIN_FILES, cifar.TEST_FILE, "batches.meta"]
+        return all((batches / n).is_file() for n in names)
+
+    def download(
+        self,
+        dest: Path,
+        progress_callback: Callable[[int, int], None] | None = None,
+        url: str | None = None,
+    ) -> Path:
+        kwargs = {"url": url} if url else {}
+        return cifar.download_cifar10(
+            dest, progress=False, progress_callback=progress_callback, **kwargs
+        )
+
+
 class Cifar10Cnn(ModelProblem):
     name = "cifar10_cnn"
     title = "CIFAR-10 CNN"
@@ -68,6 +112,28 @@ class Cifar10Cnn(ModelProblem):
     def build_model(self) -> nn.Module:
         return CifarCNN(self.params.activation)
 
+    @classmethod
+    def data_source(cls) -> DataSource:
+        return Cifar10Source()
+
+    def _load(self) -> cifar.Cifar10:
+        p = self.params
+        return cifar.load_cifar10(
+            p.data_dir,
+            download=p.download,
+            progress=False,
+            limit_train=p.train_limit,
+            limit_test=p.val_limit,
+        )
+
+    def train_size(self, seed: int) -> int:
+        return len(self._load().train_y)
+
+    def export_code(self) -> ExportCode:
+        from .export_code import export_code
+
+        return export_code(self.params, CifarCNN)
+
     def load_data(self, device: torch.device, seed: int) -> ModelData:
         """Train set and test batch (as validation set) on ``device``; ``seed`` is unused.
 
@@ -75,14 +141,7 @@ class Cifar10Cnn(ModelProblem):
         then all a batch costs); on an accelerator the images stay uint8 on the device
         (a quarter of the memory) and each batch is normalized there.
         """
-        p = self.params
-        ds = cifar.load_cifar10(
-            p.data_dir,
-            download=p.download,
-            progress=False,
-            limit_train=p.train_limit,
-            limit_test=p.val_limit,
-        )
+        ds = self._load()
         device = torch.device(device)
         train_x, train_y, val_x, val_y = ds.tensors(device)
         if device.type == "cpu":

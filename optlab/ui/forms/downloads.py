@@ -1,8 +1,9 @@
-"""The CIFAR-10 download, run in a background thread with its progress for the page.
+"""A model problem's dataset download, run in a background thread with its progress.
 
-One download per server process at a time; the page polls :func:`state` in a
-fragment.  The thread never touches Streamlit (DESIGN.md §5): it only updates a
-plain object that the page reads.
+The problem says where the data goes and how to fetch it (its
+:class:`~optlab.problem.DataSource`).  One download per server process at a time;
+the page polls :func:`state` in a fragment.  The thread never touches Streamlit
+(DESIGN.md §5): it only updates a plain object that the page reads.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from problems.cifar10_cnn import data
+from optlab.problem import DataSource
 
 
 @dataclass
@@ -37,19 +38,17 @@ def state() -> DownloadState:
         return DownloadState(**vars(_STATE))
 
 
-def target() -> Path:
-    """Where the full dataset goes (``$OPTLAB_HOME/data``)."""
-    return data.default_download_root()
+def target(source: DataSource) -> Path:
+    """Where the full dataset goes (for CIFAR-10: ``$OPTLAB_HOME/data``)."""
+    return source.download_dir()
 
 
-def present(root: Path | None = None) -> bool:
-    """Whether a complete CIFAR-10 is already in ``root`` (default: the download folder)."""
-    batches = (root or target()) / "cifar-10-batches-py"
-    names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch", "batches.meta"]
-    return all((batches / n).is_file() for n in names)
+def present(source: DataSource, root: Path | None = None) -> bool:
+    """Whether the complete dataset is already in ``root`` (default: the download folder)."""
+    return source.present(root or target(source))
 
 
-def start(url: str | None = None) -> bool:
+def start(source: DataSource, url: str | None = None) -> bool:
     """Start the download unless one is running; False when one already is."""
     with _LOCK:
         if _STATE.running:
@@ -63,18 +62,15 @@ def start(url: str | None = None) -> bool:
 
     def work() -> None:
         try:
-            kwargs = {"url": url} if url else {}
-            path = data.download_cifar10(
-                target(), progress=False, progress_callback=progress, **kwargs
-            )
+            path = source.download(target(source), progress_callback=progress, url=url)
             with _LOCK:
                 _STATE.path, _STATE.finished = str(path), True
-        except Exception as exc:  # DataError (network, checksum) or OSError: shown on the page
+        except Exception as exc:  # network, checksum or OSError: shown on the page
             with _LOCK:
                 _STATE.error = str(exc)
         finally:
             with _LOCK:
                 _STATE.running = False
 
-    threading.Thread(target=work, name="optlab-cifar-download", daemon=True).start()
+    threading.Thread(target=work, name="optlab-data-download", daemon=True).start()
     return True

@@ -7,23 +7,26 @@ from typing import Any
 
 import streamlit as st
 
-from optlab.problem import ModelProblem, get_problem, list_problems
+from optlab.problem import DataSource, ModelProblem, get_problem, list_problems
 from optlab.ui.forms import downloads
 from optlab.ui.forms.problem_form import problem_fields
 from optlab.ui.forms.widgets import seed
 from optlab.ui.state import draft as drafts
-from problems.cifar10_cnn import data
 
 DATA_FIELDS = ("data_dir", "download")
-SOURCES = {
-    "sample": "Bundled sample (5,085 + 1,017 real images)",
-    "full": "Full CIFAR-10 (download once, 170 MB)",
-    "folder": "A folder on the server",
-}
+
+
+def sources(source: DataSource) -> dict[str, str]:
+    """The data choices, in the dataset's words."""
+    return {
+        "sample": f"Bundled sample ({source.sample_text})",
+        "full": f"Full {source.title} (download once, {source.download_size})",
+        "folder": "A folder on the server",
+    }
 
 
 def model_names() -> list[str]:
-    return [p.name for p in list_problems() if p.kind == "model"]
+    return [p.name for p in list_problems() if issubclass(p, ModelProblem)]
 
 
 @lru_cache(maxsize=1)
@@ -38,57 +41,59 @@ def device_text() -> str:
     return "CPU (no GPU on this server)"
 
 
-def _source_of(problem: dict[str, Any]) -> str:
+def _source_of(problem: dict[str, Any], source: DataSource) -> str:
     if problem.get("download"):
         return "full"
     if problem.get("data_dir"):
         given = str(problem["data_dir"])
-        if given == str(data.sample_dir()):
+        if given == str(source.sample_dir()):
             return "sample"
-        return "full" if given == str(downloads.target()) else "folder"
+        return "full" if given == str(downloads.target(source)) else "folder"
     return "sample"
 
 
 @st.fragment(run_every=0.5)
-def _download_progress() -> None:
+def _download_progress(title: str) -> None:
     s = downloads.state()
     if s.running:
         mb = s.done_bytes / 1e6
-        text = f"Downloading CIFAR-10… {mb:,.0f} MB" + (
+        text = f"Downloading {title}… {mb:,.0f} MB" + (
             f" of {s.total_bytes / 1e6:,.0f} MB" if s.total_bytes else ""
         )
         st.progress(min(s.fraction, 1.0), text=text)
     elif s.error:
         st.error(f"The download failed: {s.error}")
     elif s.finished:
-        st.success(f"CIFAR-10 is ready in {s.path}.")
+        st.success(f"{title} is ready in {s.path}.")
 
 
-def data_source(page: str, problem: dict[str, Any]) -> dict[str, Any]:
+def data_source(page: str, problem: dict[str, Any], source: DataSource) -> dict[str, Any]:
     """Radio: bundled sample / full download / a folder; returns data_dir/download fields."""
     key = drafts.wkey(page, "data_source")
-    seed(key, _source_of(problem))
-    source = st.radio("Data", list(SOURCES), key=key, format_func=SOURCES.get)
-    if source == "sample":
-        return {"data_dir": str(data.sample_dir())} if data.data_dir() is not None else {}
-    if source == "full":
-        if downloads.present():
-            st.caption(f"Found in {downloads.target()}.")
+    seed(key, _source_of(problem, source))
+    choices = sources(source)
+    choice = st.radio("Data", list(choices), key=key, format_func=choices.get)
+    if choice == "sample":
+        return {"data_dir": str(source.sample_dir())} if source.env_dir() is not None else {}
+    if choice == "full":
+        if downloads.present(source):
+            st.caption(f"Found in {downloads.target(source)}.")
         else:
             st.button(
-                "Download CIFAR-10 now",
+                f"Download {source.title} now",
                 key=f"{key}:dl",
                 on_click=downloads.start,
+                args=(source,),
                 icon=":material/download:",
                 disabled=downloads.state().running,
                 help="or just Run: the worker downloads it first (without a progress bar here)",
             )
             if downloads.state().running or downloads.state().error or downloads.state().finished:
-                _download_progress()
-        return {"data_dir": str(downloads.target()), "download": True}
+                _download_progress(source.title)
+        return {"data_dir": str(downloads.target(source)), "download": True}
     fkey = f"{key}:folder"
-    seed(fkey, str(problem.get("data_dir") or data.data_dir() or ""))
-    folder = st.text_input("Folder holding cifar-10-batches-py/", key=fkey)
+    seed(fkey, str(problem.get("data_dir") or source.env_dir() or ""))
+    folder = st.text_input(f"Folder holding {source.folder_content}", key=fkey)
     return {"data_dir": folder.strip()} if folder.strip() else {}
 
 
@@ -105,12 +110,13 @@ def model_setup(page: str, draft: dict[str, Any]) -> type[ModelProblem]:
         draft.pop("epochs", None)
         draft.pop("batch_size", None)
     cls = get_problem(name)
+    assert issubclass(cls, ModelProblem)
     st.caption(cls.description)
-    fields = cls.Params.model_fields
     new_problem: dict[str, Any] = {"name": name}
-    if all(f in fields for f in DATA_FIELDS):
-        new_problem.update(data_source(page, problem))
-    skip = ("start", *DATA_FIELDS)
+    source = cls.data_source()
+    if source is not None:
+        new_problem.update(data_source(page, problem, source))
+    skip = ("start", *(DATA_FIELDS if source is not None else ()))
     with st.expander(f"{cls.title or name} settings", icon=":material/settings:"):
         new_problem.update(
             problem_fields(cls, problem, drafts.wkey(page, "params", name), skip=skip)

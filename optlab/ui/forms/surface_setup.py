@@ -20,7 +20,7 @@ _PENDING = "optlab:pending_start:"
 
 
 def surface_names() -> list[str]:
-    return [p.name for p in list_problems() if p.kind == "surface"]
+    return [p.name for p in list_problems() if issubclass(p, Surface)]
 
 
 def request_start(page: str, point: dict[str, float]) -> None:

@@ -1,0 +1,103 @@
+"""Export a 2-D surface experiment: the textbook loop on one float64 point per run.
+
+The surface is written by the problem's ``code()`` with exact float literals; the
+noise generator, the divergence box and the closure rule are the engine's
+(``optlab/engine/surface_runner.py``), so the script reproduces its numbers.
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+from optlab.catalog import optimizers
+from optlab.export.common import header, run_functions
+from optlab.problem import Surface
+from optlab.spec import ExperimentSpec, RunSpec
+
+SURFACE_LOOP = '''
+def train(label, make_optimizer, make_scheduler, clip_grad_norm=None):
+    xy = torch.tensor(START, dtype=torch.float64, requires_grad=True)
+    optimizer = make_optimizer([xy])
+    scheduler = make_scheduler(optimizer)
+    for t in range(STEPS):
+        value = f(xy[0], xy[1])
+        loss = value if NOISE is None else value + NOISE[t, 0] * xy[0] + NOISE[t, 1] * xy[1]
+        if not inside(value, xy):
+            print(f"{label}: diverged at step {t}")
+            return
+        optimizer.zero_grad()
+        loss.backward()
+        if clip_grad_norm is not None:
+            torch.nn.utils.clip_grad_norm_([xy], clip_grad_norm)
+        if CLOSURE[label]:
+            def closure():
+                optimizer.zero_grad()
+                value = f(xy[0], xy[1])
+                loss = value if NOISE is None else value + NOISE[t, 0] * xy[0] + NOISE[t, 1] * xy[1]
+                loss.backward()
+                return loss
+            optimizer.step(closure)
+        else:
+            optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+    with torch.no_grad():
+        final = f(xy[0], xy[1])
+    print(f"{label}: final loss = {final.item():.10g}")
+
+
+def inside(value, xy):
+    """The engine's divergence rule: finite, and inside the (widened) plot box."""
+    (x0, x1), (y0, y1) = BOX
+    x, y = xy.detach().tolist()
+    return math.isfinite(value.item()) and x0 <= x <= x1 and y0 <= y <= y1
+'''
+
+
+def surface_script(spec: ExperimentSpec, problem: Surface) -> str:
+    steps = int(spec.steps or 0)
+    lines = header(spec)
+    lines += [
+        f"STEPS = {steps}",
+        f"START = {tuple(problem.start)!r}",
+        f"BOX = {problem.divergence_box()!r}",
+    ]
+    if problem.noise > 0:
+        lines.append(
+            f"NOISE = torch.randn(({steps}, 2), "
+            f"generator=torch.Generator().manual_seed({spec.seed}), "
+            f"dtype=torch.float64) * {problem.noise!r}  # seeded gradient noise u·x + v·y"
+        )
+    else:
+        lines.append("NOISE = None")
+    closure = {r.label: optimizers.get_info(r.optimizer.name).needs_closure for r in spec.runs}
+    lines += [
+        f"CLOSURE = {closure!r}",
+        "",
+        "",
+        f'def f(x, y):\n    """{problem.title}: {problem.formula}"""',
+        textwrap.indent(problem.code(), "    "),
+        "",
+        "",
+    ]
+    lines.append(SURFACE_LOOP)
+    for i, run in enumerate(spec.runs):
+        if run.param_groups:
+            _groups_code(run, "params")
+        lines += ["", run_functions(spec, i, run, steps)]
+    lines += ["", 'if __name__ == "__main__":']
+    for i, run in enumerate(spec.runs):
+        lines.append(
+            f"    train({run.label!r}, make_optimizer_{i}, make_scheduler_{i}, "
+            f"{run.clip_grad_norm!r})"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _groups_code(run: RunSpec, params_expr: str) -> str:
+    if not run.param_groups:
+        return params_expr
+    raise NotImplementedError("export of per-layer parameter groups is done for model problems")
+
+
+__all__ = ["surface_script"]
