@@ -1,6 +1,6 @@
 """Command line: ``python -m optlab run | schedule | export | list | runs | show``.
 
-Exit codes (DESIGN.md §4): 0 done (diverged runs included), 2 invalid input (one
+Exit codes: 0 done (diverged runs included), 2 invalid input (one
 clear line per problem on stderr, naming the field; no traceback), 1 internal error.
 """
 

@@ -1,7 +1,7 @@
 """What a running experiment emits: record batches, epoch metrics and run statuses.
 
 The engine yields :class:`Batch` objects; workers pickle them to the job manager,
-the store writes them, the CLI collects them into the result JSON (DESIGN.md §4)
+the store writes them, the CLI collects them into the result JSON (docs/architecture.md §5)
 with :class:`ResultCollector`.  Arrays are numpy so a batch pickles small and fast.
 """
 
@@ -105,7 +105,7 @@ class _RunAccumulator:
 
 
 class ResultCollector:
-    """Collects batches into the result JSON shape of DESIGN.md §4."""
+    """Collects batches into the result JSON shape (docs/architecture.md §5)."""
 
     def __init__(self, labels: list[str]) -> None:
         self.runs = [_RunAccumulator(label) for label in labels]

@@ -1,7 +1,7 @@
 """Export a model experiment (mse_regression, cifar10_cnn) as a standalone PyTorch script.
 
 The script is the textbook training loop, one run after another, and reproduces the
-engine's numbers (``optlab/model_runner.py``): the same initial weights (torch seeded,
+engine's numbers (``optlab/engine/model_runner.py``): the same initial weights (torch seeded,
 then the model built), the same per-epoch permutation (a generator seeded with
 ``seed * 1_000_003 + epoch``, batches as index slices, the last partial batch kept),
 the same augmentation draws (``seed * 7_919 + epoch``), the same parameter groups

@@ -1,10 +1,9 @@
 """The run store: experiments, runs, per-step records and epoch metrics in SQLite.
 
-Everything that must outlive a browser tab or a server restart lives here (see
-docs/architecture.md, "Background work and streaming").  The database is in WAL
-mode so the UI reads while a worker's batches are written; every record batch is
-written in ONE transaction, so a reader, or a store reopened after a crash, never
-sees half a batch.
+Everything that must outlive a browser tab or a server restart lives here
+(docs/architecture.md §6).  The database is in WAL mode so the UI reads while a
+worker's batches are written; every record batch is written in ONE transaction,
+so a reader, or a store reopened after a crash, never sees half a batch.
 
 A :class:`Store` may be shared by threads: each thread gets its own connection.
 Several processes may open the same file (the server, ``optlab run``); writers
@@ -321,7 +320,7 @@ class Store(Queries):
     # ------------------------------------------------------------------ export
 
     def result_json(self, exp_id: str) -> dict[str, Any]:
-        """The result JSON of DESIGN.md §4, equal to what ``run_experiment`` returned."""
+        """The result JSON (docs/architecture.md §5), equal to what ``run_experiment`` returned."""
         return export.result_json(self, exp_id)
 
     def export_csv(self, exp_id: str, folder: str | Path) -> list[Path]:

@@ -2,7 +2,7 @@
 
 The result JSON is rebuilt by feeding the stored records through the engine's own
 :class:`~optlab.engine.records.ResultCollector`, so a stored experiment exports exactly
-what ``run_experiment`` returned for it (docs/architecture.md, "Result JSON").
+what ``run_experiment`` returned for it (docs/architecture.md §5).
 
 The functions take the store as a :class:`StoredExperiments` reader or an
 :class:`ExperimentWriter`; this module never imports :mod:`optlab.store.db`, whose

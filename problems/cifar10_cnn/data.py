@@ -7,7 +7,7 @@ numpy globals such files use, so a data folder cannot run code. A small real
 subset ships in ``problems/cifar10_cnn/sample_data`` so everything works offline.
 
 Torch helpers (:func:`normalize`, :func:`augment`) are batched tensor ops, meant to
-run on whatever device holds the dataset (see DESIGN.md §6: no DataLoader).
+run on whatever device holds the dataset (no DataLoader: see docs/architecture.md §3).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The CIFAR-10 download, run in a background thread with its progress for the page.
 
 One download per server process at a time; the page polls :func:`state` in a
-fragment.  The thread never touches Streamlit (DESIGN.md §5): it only updates a
+fragment.  The thread never touches Streamlit (docs/architecture.md §6): it only updates a
 plain object that the page reads.
 """
 
