@@ -58,7 +58,11 @@ def _imports(name: str, path: Path) -> set[str]:
             if node.level:
                 prefix = package[: len(package) - node.level + 1]
                 base = ".".join([*prefix, *([node.module] if node.module else [])])
-            targets = [f"{base}.{alias.name}" for alias in node.names] + [base]
+            # ``from pkg import sub`` names the submodule; ``from pkg import name`` the package
+            targets = [
+                f"{base}.{alias.name}" if f"{base}.{alias.name}" in MODULES else base
+                for alias in node.names
+            ]
         else:
             continue
         for target in targets:

@@ -1,4 +1,4 @@
-"""The engine equals the textbook PyTorch loop, step by step (DESIGN.md §3)."""
+"""The engine equals the textbook PyTorch loop, step by step (docs/architecture.md §5)."""
 
 from __future__ import annotations
 

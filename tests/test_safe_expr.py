@@ -442,6 +442,20 @@ def test_module_never_calls_eval_exec_or_compile() -> None:
     assert called & forbidden <= {"getattr"}
 
 
+def test_private_parts_never_call_eval_exec_or_compile() -> None:
+    """The same check for the private siblings that hold the whitelist, compiler, backends."""
+    parts = sorted(Path(safe_expr.__file__).parent.glob("_expr_*.py"))
+    assert {p.stem for p in parts} >= {"_expr_whitelist", "_expr_compiler", "_expr_backends"}
+    forbidden = {"eval", "exec", "compile", "__import__", "getattr"}
+    for part in parts:
+        called = {
+            node.func.id
+            for node in ast.walk(ast.parse(part.read_text()))
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+        }
+        assert called & forbidden <= {"getattr"}, part.name
+
+
 # --------------------------------------------------------------------------- property tests
 
 TOKENS = [

@@ -384,3 +384,19 @@ def test_connections_of_finished_threads_are_closed(store: Store) -> None:
         t.join()
     store.get_experiment(exp_id)
     assert len(store._all) <= 2
+
+
+def test_store_modules_import_one_way() -> None:
+    """Only ``db`` builds the Store; its parts (export included) never import it back."""
+    import ast
+
+    for path in sorted((ROOT / "optlab" / "store").glob("*.py")):
+        if path.stem == "db":
+            continue
+        imported = set()
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                imported |= {node.module, *(f"{node.module}.{a.name}" for a in node.names)}
+            elif isinstance(node, ast.Import):
+                imported |= {a.name for a in node.names}
+        assert "optlab.store.db" not in imported, path.name

@@ -4,7 +4,7 @@
 :class:`~optlab.engine.records.Batch` about every ``flush_seconds`` (for streaming), and
 checkpoints/resumes through ``state_dict`` so a resumed run ends bit-identical on
 the CPU.  :func:`run_experiment` collects everything into the result JSON of
-DESIGN.md §4; :func:`preview_schedule` steps only the optimizers' schedules.
+docs/architecture.md §5; :func:`preview_schedule` steps only the optimizers' schedules.
 """
 
 from __future__ import annotations
@@ -156,7 +156,7 @@ def run_experiment(
     device: str | None = None,
     on_batch: Callable[[Batch, Experiment], None] | None = None,
 ) -> dict[str, Any]:
-    """Run ``spec`` to the end and return the result JSON (DESIGN.md §4)."""
+    """Run ``spec`` to the end and return the result JSON (docs/architecture.md §5)."""
     exp = Experiment(spec, device=device)
     collector = ResultCollector([r.label for r in spec.runs])
     for batch in exp.batches():

@@ -1,6 +1,6 @@
 """Per-layer parameter groups: select by glob, override, freeze and unfreeze.
 
-DESIGN.md §2: groups are ordered, ``params`` globs match ``named_parameters()``
+Groups are ordered (docs/architecture.md §4), ``params`` globs match ``named_parameters()``
 names, the first matching group wins, unmatched parameters form the default group
 with the optimizer's own settings.  A frozen group keeps ``requires_grad=False``
 and stays out of the optimizer; with ``unfreeze_at_step`` it joins through

@@ -5,7 +5,7 @@ under the seed, deep-copied) and sees the same minibatches in the same order
 (one permutation per epoch from a generator seeded by (seed, epoch); the batch,
 augmentation included, is built once per step and shared).  The dataset is one
 tensor on the device and batches are index slices: no DataLoader, no per-sample
-Python (DESIGN.md §6).  Per-step losses stay on the device until a flush, so the
+Python (docs/architecture.md §3).  Per-step losses stay on the device until a flush, so the
 GPU path does not sync on every step.
 """
 

@@ -1,7 +1,7 @@
 """What a running experiment emits: record batches, epoch metrics and run statuses.
 
 The engine yields :class:`Batch` objects; workers pickle them to the job manager,
-the store writes them, the CLI collects them into the result JSON (DESIGN.md §4)
+the store writes them, the CLI collects them into the result JSON (docs/architecture.md §5)
 with :class:`ResultCollector`.  Arrays are numpy so a batch pickles small and fast.
 """
 
@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
 
-RunState = Literal[
+#: the status of a run; an experiment has the same ones except ``diverged``
+RunStatusName = Literal[
     "queued", "running", "finished", "diverged", "failed", "cancelled", "interrupted"
 ]
+RUN_STATUSES: tuple[RunStatusName, ...] = get_args(RunStatusName)
+#: not ended yet: waiting for a worker, or running (runs and experiments alike)
+ACTIVE_STATUSES: tuple[RunStatusName, ...] = ("queued", "running")
 FINAL_STATES = ("finished", "diverged", "failed", "cancelled")
 
 
@@ -55,7 +59,7 @@ class RunStatus:
     """A run changed state.  ``groups`` names its parameter groups in optimizer order."""
 
     run: int
-    status: RunState
+    status: RunStatusName
     message: str = ""
     diverged_at: int | None = None
     final_loss: float | None = None
@@ -85,7 +89,7 @@ def _num(x: float) -> float | None:
 @dataclass
 class _RunAccumulator:
     label: str
-    status: RunState = "queued"
+    status: RunStatusName = "queued"
     message: str = ""
     diverged_at: int | None = None
     final_loss: float | None = None
@@ -101,7 +105,7 @@ class _RunAccumulator:
 
 
 class ResultCollector:
-    """Collects batches into the result JSON shape of DESIGN.md §4."""
+    """Collects batches into the result JSON shape (docs/architecture.md §5)."""
 
     def __init__(self, labels: list[str]) -> None:
         self.runs = [_RunAccumulator(label) for label in labels]

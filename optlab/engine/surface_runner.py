@@ -4,7 +4,7 @@ All runs that step without a closure are evaluated in ONE autograd graph: their
 points are stacked, the surface is evaluated once, one backward gives each run's
 leaf tensor its own gradient, then each optimizer steps its own tensor.  The
 gradients are bit-identical to separate graphs (the sum's backward passes 1.0 to
-each row) and a step costs far less Python and autograd overhead (DESIGN.md §6).
+each row) and a step costs far less Python and autograd overhead.
 Records go into preallocated numpy buffers, not per-step lists.
 
 Surfaces always compute in float64 on the CPU: a 2-element update is dominated by

@@ -1,6 +1,6 @@
 """Export an experiment as a standalone PyTorch script a student can read and run.
 
-The script is the textbook loop (DESIGN.md §3), one run after another, importing
+The script is the textbook loop (docs/architecture.md §5), one run after another, importing
 only torch, numpy/the standard library and the optimizer's own library.  It
 reproduces the engine's numbers: the same float64 surface expression (written by
 the problem's ``code()`` with exact float literals), the same noise generator, the

@@ -1,6 +1,6 @@
 """A worker process: runs experiments for the job manager (``python -m optlab.jobs.worker``).
 
-Its entry is this module, never ``app.py`` (DESIGN.md §5).  It warms up once
+Its entry is this module, never ``app.py`` (docs/architecture.md §6).  It warms up once
 (``import torch``, the catalogues, a first optimizer) and then runs one experiment
 at a time, streaming record batches back about every 50 ms.
 

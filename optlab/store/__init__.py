@@ -1,1 +1,1 @@
-"""optlab.store.db."""
+"""The run store: SQLite experiments and records (:class:`optlab.store.db.Store`), export."""

@@ -2,7 +2,11 @@
 
 The result JSON is rebuilt by feeding the stored records through the engine's own
 :class:`~optlab.engine.records.ResultCollector`, so a stored experiment exports exactly
-what ``run_experiment`` returned for it (DESIGN.md §4).
+what ``run_experiment`` returned for it (docs/architecture.md §5).
+
+The functions take the store as a :class:`StoredExperiments` reader or an
+:class:`ExperimentWriter`; this module never imports :mod:`optlab.store.db`, whose
+``Store`` offers them as methods (``store.result_json(exp_id)``).
 """
 
 from __future__ import annotations
@@ -12,21 +16,62 @@ import json
 import math
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from optlab.engine.records import Batch, EpochMetrics, ResultCollector, RunStatus, StepChunk
+from optlab.store.owner import new_owner, release_owner
+from optlab.store.values import StepRows
 
-if TYPE_CHECKING:
-    from optlab.store.db import Store
+
+class StoredExperiments(Protocol):
+    """What exporting reads from a store."""
+
+    def get_experiment(self, exp_id: str) -> dict[str, Any]: ...
+
+    def runs(self, exp_id: str) -> list[dict[str, Any]]: ...
+
+    def steps_since(
+        self, exp_id: str, run: int, since: int = 0, limit: int | None = None
+    ) -> StepRows: ...
+
+    def epochs(self, exp_id: str, run: int | None = None) -> list[dict[str, Any]]: ...
+
+
+class ExperimentWriter(Protocol):
+    """What storing a result JSON writes to a store."""
+
+    def create_experiment(
+        self,
+        spec: Any,
+        *,
+        client: str = "",
+        status: str = "queued",
+        source: str = "ui",
+        owner: str = "",
+        device: str | None = None,
+    ) -> str: ...
+
+    def write_batch(self, exp_id: str, batch: Batch) -> None: ...
+
+    def set_status(
+        self,
+        exp_id: str,
+        status: str,
+        message: str = "",
+        *,
+        runs_status: str | None = None,
+        runs_message: str | None = None,
+        device: str | None = None,
+    ) -> None: ...
 
 
 def _nan(x: float | None) -> float:
     return math.nan if x is None else float(x)
 
 
-def stored_batch(store: Store, exp_id: str) -> Batch:
+def stored_batch(store: StoredExperiments, exp_id: str) -> Batch:
     """Everything stored about an experiment as one :class:`Batch` (statuses last)."""
     batch = Batch()
     runs = store.runs(exp_id)
@@ -71,7 +116,7 @@ def stored_batch(store: Store, exp_id: str) -> Batch:
     return batch
 
 
-def result_json(store: Store, exp_id: str) -> dict[str, Any]:
+def result_json(store: StoredExperiments, exp_id: str) -> dict[str, Any]:
     exp = store.get_experiment(exp_id)
     collector = ResultCollector([r["label"] for r in exp["runs"]])
     collector.add(stored_batch(store, exp_id))
@@ -86,7 +131,7 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_") or "run"
 
 
-def export_csv(store: Store, exp_id: str, folder: Path) -> list[Path]:
+def export_csv(store: StoredExperiments, exp_id: str, folder: Path) -> list[Path]:
     """``spec.json``, ``runs.csv``, ``<i>_<label>.csv`` per run and ``epochs.csv`` if any."""
     folder.mkdir(parents=True, exist_ok=True)
     exp = store.get_experiment(exp_id)
@@ -166,7 +211,7 @@ def _arr(values: list[Any]) -> np.ndarray:
 
 
 def result_batch(result: dict[str, Any]) -> Batch:
-    """A result JSON (§4) back as one :class:`Batch`; None values become NaN."""
+    """A result JSON back as one :class:`Batch`; None values become NaN."""
     batch = Batch(progress=1.0)
     for i, run in enumerate(result["runs"]):
         loss = _arr(run.get("loss", []))
@@ -215,12 +260,12 @@ def result_batch(result: dict[str, Any]) -> Batch:
     return batch
 
 
-def store_result(store: Store, spec: Any, result: dict[str, Any], *, source: str = "cli") -> str:
+def store_result(
+    store: ExperimentWriter, spec: Any, result: dict[str, Any], *, source: str = "cli"
+) -> str:
     """Store a finished experiment given as its result JSON; returns its id."""
     statuses = [r["status"] for r in result["runs"]]
     status = "cancelled" if statuses and all(s == "cancelled" for s in statuses) else "finished"
-    from optlab.store.db import new_owner, release_owner
-
     owner = new_owner()  # a manager starting meanwhile must not call it interrupted
     try:
         exp_id = store.create_experiment(

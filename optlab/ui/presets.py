@@ -1,6 +1,6 @@
 """Classic comparisons that fill a form in one click.
 
-Each preset is a complete spec (DESIGN.md §2) for one page; the tests check that every
+Each preset is a complete spec (docs/architecture.md §4) for one page; the tests check that every
 one of them validates, so a catalogue change that breaks one is caught at once.
 """
 

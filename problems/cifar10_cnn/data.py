@@ -4,7 +4,7 @@ This is the dataset's public face; the work is split by concern:
 :mod:`.reader` reads the official ``cifar-10-batches-py`` batches with a restricted
 unpickler (a data folder cannot run code), :mod:`.download` fetches, md5-verifies and
 safely extracts the archive, :mod:`.tensors` normalizes and augments batches on the
-device (see DESIGN.md §6: no DataLoader).  A small real subset ships in
+device (no DataLoader: slicing one tensor is cheaper).  A small real subset ships in
 ``problems/cifar10_cnn/sample_data`` so everything works offline.
 """
 

@@ -9,15 +9,23 @@ identical.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from optlab.problem import ExportCode, source
 
 from . import data as cifar
 from .tensors import augment
 
-if TYPE_CHECKING:
-    from . import Cifar10CnnParams
+
+class Cifar10CnnParams(Protocol):
+    """The problem's fields the export reads (the package's params; no import back)."""
+
+    activation: str
+    augment: bool
+    data_dir: str | None
+    download: bool
+    train_limit: int | None
+    val_limit: int | None
 
 
 def data_root(p: Cifar10CnnParams) -> Path:

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-ACTIVE_STATES = ("queued", "running")
+from optlab.engine.records import ACTIVE_STATUSES
 
 
 @dataclass
@@ -47,7 +47,7 @@ class RunSeries:
 
     @property
     def active(self) -> bool:
-        return self.status in ACTIVE_STATES
+        return self.status in ACTIVE_STATUSES
 
     @property
     def color_at(self) -> int:

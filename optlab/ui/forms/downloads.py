@@ -3,7 +3,7 @@
 The problem says where the data goes and how to fetch it (its
 :class:`~optlab.problem.DataSource`).  One download per server process at a time;
 the page polls :func:`state` in a fragment.  The thread never touches Streamlit
-(DESIGN.md §5): it only updates a plain object that the page reads.
+(docs/architecture.md §6): it only updates a plain object that the page reads.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ def spec_bytes(spec: dict[str, Any]) -> bytes:
 
 
 def results_json_bytes(store: Any, exp_id: str) -> bytes:
-    """The result JSON of DESIGN.md §4 (what ``optlab show ID --out`` writes)."""
+    """The result JSON (docs/architecture.md §5; what ``optlab show ID --out`` writes)."""
     return (json.dumps(store.result_json(exp_id), indent=1) + "\n").encode()
 
 

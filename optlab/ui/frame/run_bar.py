@@ -11,6 +11,7 @@ from typing import Any
 
 import streamlit as st
 
+from optlab.engine.records import ACTIVE_STATUSES
 from optlab.spec import SpecError
 from optlab.ui.services import manager
 from optlab.ui.state import page_state
@@ -62,7 +63,7 @@ def is_active(exp_id: str | None) -> bool:
     from optlab.ui.services import experiment_or_none
 
     stored = experiment_or_none(exp_id) if exp_id else None
-    return stored is not None and stored["status"] in ("queued", "running")
+    return stored is not None and stored["status"] in ACTIVE_STATUSES
 
 
 def run_bar(page: str, spec: Any, errors: list[tuple[str, str]], *, busy: bool) -> str | None:

@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from optlab.ui.charts.series import ACTIVE_STATES, RunSeries
+from optlab.engine.records import ACTIVE_STATUSES
+from optlab.ui.charts.series import RunSeries
 
 #: runs longer than this are read cold as a decimated series, not step by step
 FULL_READ_LIMIT = 20_000
@@ -40,7 +41,7 @@ class ExperimentData:
 
     @property
     def active(self) -> bool:
-        return self.status in ACTIVE_STATES or any(r.active for r in self.runs)
+        return self.status in ACTIVE_STATUSES or any(r.active for r in self.runs)
 
     @property
     def is_surface(self) -> bool:

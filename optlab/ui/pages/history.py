@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from optlab.engine.records import ACTIVE_STATUSES
 from optlab.ui import theme
 from optlab.ui.frame import exports
 from optlab.ui.frame.teach import script_or_reason
@@ -78,7 +79,7 @@ def _actions(exp: dict[str, Any]) -> None:
             store().rename(exp_id, name.strip())
             st.rerun()
     with row.popover("Delete", icon=":material/delete:"):
-        active = exp["status"] in ("queued", "running")
+        active = exp["status"] in ACTIVE_STATUSES
         st.write("Delete this experiment and all its records? This cannot be undone.")
         if active:
             st.caption("It is still running: it is cancelled first.")

@@ -1,6 +1,6 @@
 """The form's spec-in-progress ("draft") of each page, kept in the session.
 
-The draft is a plain spec dict (DESIGN.md §2) plus private ``_uid`` keys on runs,
+The draft is a plain spec dict (docs/architecture.md §4) plus private ``_uid`` keys on runs,
 groups and child schedulers, so widgets keep their identity when a run above them
 is removed.  :func:`clean` strips the private keys before validation, export or a
 share link.  Replacing the draft (preset, upload, link) bumps the page's
