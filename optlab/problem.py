@@ -120,7 +120,7 @@ class Surface(Problem):
     @property
     def start(self) -> tuple[float, float]:
         start = getattr(self.params, "start", None)
-        return tuple(start) if start is not None else self.default_start  # type: ignore[return-value]
+        return tuple(start) if start is not None else self.default_start
 
     @property
     def noise(self) -> float:

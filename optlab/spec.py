@@ -10,6 +10,7 @@ validated against the catalogues with the same error paths
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from fnmatch import fnmatchcase
 from typing import Any, Literal
 
@@ -224,7 +225,7 @@ class RunSpec(_Strict):
         info = optimizers.get_info(
             run.optimizer.inner.name if run.optimizer.inner else run.optimizer.name
         )
-        errors = []
+        errors: list[dict[str, Any]] = []
         for i, group in enumerate(run.param_groups):
             for key in sorted(set(group.overrides) - info.group_keys):
                 allowed = ", ".join(sorted(info.group_keys)) or "none"
@@ -307,13 +308,14 @@ class ExperimentSpec(_Strict):
                     ("steps",),
                     f"{self.problem.name} trains a model: give epochs and batch_size, not steps",
                 )
+            assert issubclass(cls, problems.ModelProblem), self.problem.name
             self.epochs = self.epochs or cls.default_epochs
             self.batch_size = self.batch_size or cls.default_batch_size
         names = self.problem.build().parameter_names()
         for r, run in enumerate(self.runs):
             taken: set[str] = set()
             for g, group in enumerate(run.param_groups):
-                where = ("runs", r, "param_groups", g, "params")
+                where: tuple[str | int, ...] = ("runs", r, "param_groups", g, "params")
                 for pattern in group.patterns:
                     if not any(fnmatchcase(n, pattern) for n in names):
                         err(
@@ -411,7 +413,7 @@ def format_path(loc: tuple[Any, ...]) -> str:
     return out
 
 
-def _friendly(err: dict[str, Any]) -> str:
+def _friendly(err: Mapping[str, object]) -> str:
     msg = str(err.get("msg", "invalid"))
     kind = err.get("type", "")
     if kind == "extra_forbidden":

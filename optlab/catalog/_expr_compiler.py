@@ -168,8 +168,8 @@ class Compiler:
             raise self._refuse(node, f"{name}() takes exactly 1 argument (got {count})")
         args = [self.compile(a, depth + 1) for a in node.args]
         if len(args) == 1:
-            (arg,) = args
-            return lambda env, ops: ops.call(fn, [arg(env, ops)])
+            (only,) = args
+            return lambda env, ops: ops.call(fn, [only(env, ops)])
         return lambda env, ops: ops.call(fn, [a(env, ops) for a in args])
 
 

@@ -65,11 +65,12 @@ class HyperParam:
 
     def annotation(self) -> Any:
         """The pydantic type of this hyperparameter (bounds included)."""
-        bounds = self._bounds()
+        # Any values: pydantic's Field overloads cannot be matched by a ``**dict[str, float]``
+        bounds: dict[str, Any] = self._bounds()
         if self.kind == "float":
             ann: Any = Annotated[float, Field(allow_inf_nan=False, **bounds)]
             if self.floats_or_scalar:
-                ann = ann | list[ann]  # type: ignore[operator]
+                ann = ann | list[ann]
         elif self.kind == "int":
             ann = Annotated[int, Field(strict=False, **bounds)]
         elif self.kind == "bool":
@@ -78,14 +79,14 @@ class HyperParam:
             ann = str
         elif self.kind == "choice":
             assert self.choices, self.name
-            ann = Literal[self.choices]  # type: ignore[valid-type]
+            ann = Literal[self.choices]
         elif self.kind in ("floats", "ints"):
             item: Any = (
                 Annotated[float, Field(allow_inf_nan=False, **bounds)]
                 if self.kind == "floats"
                 else Annotated[int, Field(**bounds)]
             )
-            size = (
+            size: dict[str, Any] = (
                 {}
                 if self.length is None
                 else {"min_length": self.length, "max_length": self.length}

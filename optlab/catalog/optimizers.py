@@ -51,7 +51,7 @@ class OptimizerInfo:
 
     name: str
     source: Literal["torch", "pytorch_optimizer"]
-    cls: type
+    cls: type[Any]
     params: dict[str, HyperParam]
     elementwise: bool
     needs_closure: bool
@@ -107,7 +107,7 @@ def _clean_help(text: str) -> str:
     return first.rstrip(".") if len(text) > 120 else text
 
 
-def _options(cls: type, name: str) -> tuple[str, ...] | None:
+def _options(cls: type[Any], name: str) -> tuple[str, ...] | None:
     """Allowed values of a str hyperparameter from the class's ``validate_options`` call."""
     try:
         source = inspect.getsource(cls.__init__)
@@ -215,7 +215,9 @@ def _describe(cls: type) -> str:
     return lines[0].strip() if lines else cls.__name__
 
 
-def _info(name: str, source: Literal["torch", "pytorch_optimizer"], cls: type) -> OptimizerInfo:
+def _info(
+    name: str, source: Literal["torch", "pytorch_optimizer"], cls: type[Any]
+) -> OptimizerInfo:
     helps = _arg_help(inspect.getdoc(cls) or "")
     params: dict[str, HyperParam] = {}
     for p in inspect.signature(cls.__init__).parameters.values():

@@ -195,7 +195,7 @@ def preview_schedule(spec: ExperimentSpec) -> dict[str, Any]:
         torch.manual_seed(spec.seed)
         model = problem.build_model()
 
-        def make_params():
+        def make_params() -> list[tuple[str, torch.Tensor]]:
             return [(n, p.detach().clone().requires_grad_()) for n, p in model.named_parameters()]
 
     runs = []

@@ -70,7 +70,9 @@ def plan_groups(
                 break
         else:
             default.append(param)
-    active, later, never = [], [], []
+    active: list[PlannedGroup] = []
+    later: list[PlannedGroup] = []
+    never: list[PlannedGroup] = []
     for spec, params in zip(specs, members, strict=True):
         if not params:
             claimed = [n for n, _ in named_params if spec.matches(n)]

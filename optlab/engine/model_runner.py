@@ -110,9 +110,10 @@ class ModelRunner(LockstepRunner):
         if clip is not None:
             norm = torch.nn.utils.clip_grad_norm_(params, clip)
         else:
-            norm = torch.nn.utils.get_total_norm([p.grad for p in params])
+            norm = torch.nn.utils.get_total_norm([p.grad for p in params if p.grad is not None])
         if opt.needs_closure:
-            opt.optimizer.step(closure)
+            # torch types the closure as returning float; it returns the loss tensor
+            opt.optimizer.step(closure)  # type: ignore[arg-type]
         else:
             opt.optimizer.step()
         loss = loss.detach()

@@ -126,8 +126,9 @@ class SurfaceRunner(LockstepRunner):
         opt = r.opt
         assert opt is not None
         try:
-            if self.spec.runs[r.index].clip_grad_norm is not None:
-                torch.nn.utils.clip_grad_norm_([r.xy], self.spec.runs[r.index].clip_grad_norm)
+            clip = self.spec.runs[r.index].clip_grad_norm
+            if clip is not None:
+                torch.nn.utils.clip_grad_norm_([r.xy], clip)
             if opt.needs_closure:
 
                 @torch.enable_grad()  # some optimizers call the closure under no_grad
@@ -137,7 +138,8 @@ class SurfaceRunner(LockstepRunner):
                     loss.backward()
                     return loss
 
-                opt.optimizer.step(closure)
+                # torch types the closure as returning float; it returns the loss tensor
+                opt.optimizer.step(closure)  # type: ignore[arg-type]
             else:
                 opt.optimizer.step()
             opt.schedule_step({"loss": float(self.loss[t, r.index])})

@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, cast
 
 import optlab
 from optlab.jobs.job import Job
@@ -74,7 +74,8 @@ class WorkerProcess:
             **extra,
         )
         assert self.proc.stdin and self.proc.stdout and self.proc.stderr
-        self.chan = Channel(self.proc.stdout, self.proc.stdin)
+        # binary pipes (no text/encoding given); **extra hides that from Popen's overloads
+        self.chan = Channel(cast(BinaryIO, self.proc.stdout), cast(BinaryIO, self.proc.stdin))
         self.stderr_tail: collections.deque[str] = collections.deque(maxlen=STDERR_LINES)
         threading.Thread(
             target=self._drain_stderr, daemon=True, name=f"optlab-worker-{slot}-stderr"

@@ -34,7 +34,7 @@ class ReaderStore(Store):
         super().__init__(path)
 
     @property
-    def conn(self) -> sqlite3.Connection:  # type: ignore[override]
+    def conn(self) -> sqlite3.Connection:
         me = threading.current_thread()
         with self._pool_lock:
             held = self._by_thread.get(me.ident or 0)

@@ -33,11 +33,11 @@ CHART_HEIGHT = 430
 CONTOUR_HEIGHT = 560
 
 #: a pale contour scale: trajectories in strong colours stay readable on top of it
-CONTOUR_SCALE = [
-    [0.0, "#fbfcfd"],
-    [0.35, "#e1e9f2"],
-    [0.7, "#bfd0e2"],
-    [1.0, "#98b0cb"],
+CONTOUR_SCALE: list[tuple[float, str]] = [
+    (0.0, "#fbfcfd"),
+    (0.35, "#e1e9f2"),
+    (0.7, "#bfd0e2"),
+    (1.0, "#98b0cb"),
 ]
 
 #: colours of the run states in status chips
@@ -71,7 +71,7 @@ def base_layout(
     legend: bool = True,
 ) -> dict[str, Any]:
     """The shared layout: white background, large fonts, legend above the plot."""
-    axis = {
+    axis: dict[str, Any] = {
         "showline": True,
         "linecolor": "#444",
         "mirror": True,

@@ -166,7 +166,8 @@ class Cifar10Cnn(ModelProblem):
         return nn.functional.cross_entropy(output, target)
 
     def prepare_model(self, model: nn.Module, device: torch.device) -> nn.Module:
-        return model.to(device, memory_format=torch.channels_last)
+        # torch's Module.to overloads omit memory_format, which it accepts at runtime
+        return model.to(device, memory_format=torch.channels_last)  # type: ignore[call-overload]
 
 
 def _normalized(x: torch.Tensor) -> torch.Tensor:

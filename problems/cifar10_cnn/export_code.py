@@ -20,7 +20,9 @@ from .tensors import augment
 class Cifar10CnnParams(Protocol):
     """The problem's fields the export reads (the package's params; no import back)."""
 
-    activation: str
+    @property
+    def activation(self) -> str: ...  # read-only: the params' field is a Literal of str
+
     augment: bool
     data_dir: str | None
     download: bool

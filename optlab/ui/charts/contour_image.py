@@ -73,9 +73,10 @@ def png(z: np.ndarray, size: int = PIXELS) -> tuple[bytes, float, float]:
 @lru_cache(maxsize=32)
 def traces(problem_name: str, params_json: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """(image trace, colour-bar trace) of a surface, computed once per parameters."""
-    from optlab.problem import get_problem
+    from optlab.problem import Surface, get_problem
 
     cls = get_problem(problem_name)
+    assert issubclass(cls, Surface), problem_name
     problem = cls(cls.Params.model_validate_json(params_json))
     z, title = field(problem, PIXELS * SUPERSAMPLE)
     data, lo, hi = png(z, PIXELS)

@@ -229,7 +229,10 @@ def epoch_figure(runs: list[RunSeries], metric: str) -> dict[str, Any]:
     for run in runs:
         color = theme.run_color(run.color_at)
         epochs = [e["epoch"] for e in run.epochs]
-        keys = (("train_loss", "train", "solid"), ("val_loss", "validation", "dot"))
+        keys: tuple[tuple[str, str, str], ...] = (
+            ("train_loss", "train", "solid"),
+            ("val_loss", "validation", "dot"),
+        )
         if metric == "val_acc":
             keys = (("val_acc", "validation", "solid"),)
         for i, (key, what, dash) in enumerate(keys):

@@ -122,7 +122,7 @@ def steps_to(run: RunSeries, threshold: float) -> int | None:
 
 
 def val_acc(run: RunSeries) -> float | None:
-    accs = [e.get("val_acc") for e in run.epochs if e.get("val_acc") is not None]
+    accs = [a for e in run.epochs if (a := e.get("val_acc")) is not None]
     return float(accs[-1]) if accs else None
 
 

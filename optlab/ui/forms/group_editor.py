@@ -14,7 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from optlab.catalog import optimizers
-from optlab.problem import get_problem
+from optlab.problem import ModelProblem, get_problem
 from optlab.ui.forms.widgets import new_uid, seed
 
 OVERRIDES = ("lr", "weight_decay", "momentum")
@@ -24,6 +24,7 @@ OVERRIDES = ("lr", "weight_decay", "momentum")
 def layer_table(problem_name: str, params_json: str) -> list[dict[str, Any]]:
     """name, shape and count of every parameter of the problem's model."""
     cls = get_problem(problem_name)
+    assert issubclass(cls, ModelProblem), problem_name
     return cls(cls.Params.model_validate_json(params_json)).parameter_table()
 
 
@@ -117,7 +118,8 @@ def group_editor(run: dict[str, Any], key: str, problem: dict[str, Any]) -> list
     except ValueError:
         allowed = frozenset({"lr"})
     keys = [k for k in OVERRIDES if k in allowed]
-    lr = opt.get("lr") if isinstance(opt.get("lr"), int | float) else 0.01
+    raw_lr = opt.get("lr")
+    lr = raw_lr if isinstance(raw_lr, int | float) else 0.01
 
     def add(group: dict[str, Any]) -> None:
         groups.append({"_uid": new_uid(), **group})

@@ -67,6 +67,11 @@ def _download_progress(title: str) -> None:
         st.success(f"{title} is ready in {s.path}.")
 
 
+def _start_download(source: DataSource) -> None:
+    """The button's callback (Streamlit wants one that returns None)."""
+    downloads.start(source)
+
+
 def data_source(page: str, problem: dict[str, Any], source: DataSource) -> dict[str, Any]:
     """Radio: bundled sample / full download / a folder; returns data_dir/download fields."""
     key = drafts.wkey(page, "data_source")
@@ -82,7 +87,7 @@ def data_source(page: str, problem: dict[str, Any], source: DataSource) -> dict[
             st.button(
                 f"Download {source.title} now",
                 key=f"{key}:dl",
-                on_click=downloads.start,
+                on_click=_start_download,
                 args=(source,),
                 icon=":material/download:",
                 disabled=downloads.state().running,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import streamlit as st
@@ -145,7 +146,8 @@ def run_card(
         sched = run.get("scheduler")
         title = f"Schedule: {sched['name']}" if sched else "Schedule: constant lr"
         with st.expander(title, expanded=False, icon=":material/trending_down:"):
-            lr = opt.get("lr") if isinstance(opt.get("lr"), int | float) else 0.01
+            raw_lr = opt.get("lr")
+            lr = raw_lr if isinstance(raw_lr, int | float) else 0.01
             new_sched = scheduler_editor(sched, f"{key}:sched", steps=steps, lr=lr, model=model)
         if new_sched:
             out["scheduler"] = new_sched
@@ -216,8 +218,8 @@ def runs_editor(
             model=model,
             taken=_labels(runs),
             extra=extra,
-            on_duplicate=lambda i=i: duplicate(i),
-            on_remove=(lambda i=i: remove(i)) if len(runs) > 1 else None,
+            on_duplicate=partial(duplicate, i),
+            on_remove=partial(remove, i) if len(runs) > 1 else None,
         )
         edited.append(out)
         boxes.append(box)

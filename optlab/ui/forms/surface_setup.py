@@ -53,6 +53,7 @@ def surface_setup(page: str, draft: dict[str, Any]) -> type[Surface]:
     if name != current:
         problem = draft["problem"] = {"name": name}
     cls = get_problem(name)
+    assert issubclass(cls, Surface), name  # the names offered are surfaces
     st.caption(cls.description)
     if cls.formula:
         st.latex(cls.formula)

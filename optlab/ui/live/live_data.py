@@ -157,14 +157,14 @@ def status_text(run: RunSeries, spec: dict[str, Any]) -> str:
     if run.status == "running":
         done = run.last_step + 1
         text = f"running · step {done}/{total}" if total else f"running · step {done}"
-        acc = [e.get("val_acc") for e in run.epochs if e.get("val_acc") is not None]
+        acc = [a for e in run.epochs if (a := e.get("val_acc")) is not None]
         return text + (f" · val acc {100 * acc[-1]:.1f} %" if acc else "")
     if run.status == "diverged":
         at = run.diverged_at if run.diverged_at is not None else run.last_step
         return f"diverged at step {at}"
     if run.status in ("failed", "interrupted") and run.message:
         return f"{run.status}: {run.message}"
-    acc = [e.get("val_acc") for e in run.epochs if e.get("val_acc") is not None]
+    acc = [a for e in run.epochs if (a := e.get("val_acc")) is not None]
     if acc:
         return f"{run.status} · val acc {100 * acc[-1]:.1f} %"
     return run.status

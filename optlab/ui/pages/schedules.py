@@ -118,7 +118,7 @@ def _editor(state: dict[str, Any]) -> tuple[int, bool, float]:
     groups = cols[1].toggle(
         "Two param groups", key=k, help="layer1 at the lr, layer2 (the head) at a multiple"
     )
-    factor = 10.0
+    factor: float | None = 10.0
     if groups:
         k = drafts.wkey(PAGE, "factor")
         seed(k, float(state.get("factor", 10.0)))

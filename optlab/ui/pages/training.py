@@ -12,7 +12,7 @@ from typing import Any
 
 import streamlit as st
 
-from optlab.problem import get_problem
+from optlab.problem import ModelProblem, get_problem
 from optlab.ui import presets
 from optlab.ui.forms.group_editor import group_editor
 from optlab.ui.forms.model_setup import model_setup
@@ -41,6 +41,7 @@ def approx_steps(draft: dict[str, Any]) -> int:
     problem = draft.get("problem") or {}
     try:
         cls = get_problem(str(problem.get("name")))
+        assert issubclass(cls, ModelProblem)  # this page trains models
         params = cls.Params.model_validate({k: v for k, v in problem.items() if k != "name"})
     except Exception:
         return 1000
