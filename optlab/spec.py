@@ -9,6 +9,7 @@ validated against the catalogues with the same error paths
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Mapping
 from fnmatch import fnmatchcase
@@ -343,6 +344,10 @@ class ExperimentSpec(_Strict):
             if not info.group_keys and run.param_groups:
                 err(("runs", r, "param_groups"), f"{info.name} takes a single parameter group")
             sched = run.scheduler
+            if sched is not None:
+                n_groups = _group_count(run, names)
+                for path, msg in _scheduler_run_errors(sched, info, n_groups):
+                    err(("runs", r, "scheduler", *path), msg)
             if sched and sched.monitor == "val_loss" and surface:
                 err(
                     ("runs", r, "scheduler", "monitor"),
@@ -366,6 +371,48 @@ class ExperimentSpec(_Strict):
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_none=True, exclude_defaults=False)
+
+
+def _group_count(run: RunSpec, names: list[str]) -> int:
+    """Parameter groups the optimizer ends up with: the groups that train (now or after
+    unfreezing), plus the default group when some parameter matches no group."""
+    joining = [g for g in run.param_groups if not g.frozen or g.unfreeze_at_step is not None]
+    unmatched = [n for n in names if not any(g.matches(n) for g in run.param_groups)]
+    return len(joining) + (1 if unmatched else 0)
+
+
+def _scheduler_run_errors(
+    sched: SchedulerSpec, info: optimizers.OptimizerInfo, n_groups: int
+) -> list[tuple[tuple[Any, ...], str]]:
+    """What torch would refuse only while building or mid-run, given the run's optimizer
+    (``info``: the one that steps) and its number of parameter groups."""
+    out: list[tuple[tuple[Any, ...], str]] = []
+    kwargs = sched.kwargs
+    texts = kwargs.get("lr_lambda")
+    if isinstance(texts, list) and len(texts) != n_groups:
+        out.append(
+            (
+                ("lr_lambda",),
+                f"one lr_lambda per parameter group: the run has {n_groups} group(s) "
+                f"(frozen groups that join later included), not {len(texts)}",
+            )
+        )
+    if sched.name in ("CyclicLR", "OneCycleLR") and kwargs.get("cycle_momentum", True):
+        signature = inspect.signature(info.cls.__init__).parameters
+        if "momentum" not in signature and "betas" not in signature:
+            out.append(
+                (
+                    ("cycle_momentum",),
+                    f"{info.name} has neither momentum nor betas to cycle "
+                    "(torch's default cycle_momentum is true): set cycle_momentum to false",
+                )
+            )
+    for i, child in enumerate(sched.schedulers or []):
+        out += [
+            (("schedulers", i, *path), msg)
+            for path, msg in _scheduler_run_errors(child, info, n_groups)
+        ]
+    return out
 
 
 def _line_errors(errors: list[dict[str, Any]]) -> list[Any]:

@@ -199,7 +199,7 @@ SCHEDULE_CASES = [
     ),
     (
         {"name": "CyclicLR", "base_lr": 1e-4, "max_lr": 1e-3, "step_size_up": 20},
-        lambda o: lrs.CyclicLR(o, 1e-4, 1e-3, step_size_up=20, cycle_momentum=False),
+        lambda o: lrs.CyclicLR(o, 1e-4, 1e-3, step_size_up=20),  # torch default: cycles momentum
     ),
     (
         {"name": "CosineAnnealingWarmRestarts", "T_0": 10, "T_mult": 2},

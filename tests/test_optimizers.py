@@ -219,11 +219,21 @@ def test_textbook_cases_cover_every_torch_optimizer() -> None:
     assert {n for n, i in CATALOGUE.items() if i.source == "torch"} <= covered
 
 
-def test_required_argument_gets_optlab_default() -> None:
-    """Ranger21 requires num_iterations; optlab supplies 1000 unless the spec sets it."""
-    opt = build_optimizer(spec("Ranger21"), [{"params": list(mlp().parameters())}])
-    assert opt.start_warm_down + opt.num_warm_down_iterations == 1000
-    assert get_info("Ranger21").params["num_iterations"].default == 1000
+def test_run_length_argument_is_filled_by_the_run() -> None:
+    """Ranger21 requires num_iterations; left out, the run's number of steps fills it."""
+    import pytorch_optimizer as po
+
+    params = list(mlp().parameters())
+    opt = build_optimizer(spec("Ranger21"), [{"params": params}], run_steps=400)
+    hand = po.Ranger21(list(mlp().parameters()), num_iterations=400)
+    assert (opt.start_warm_down, opt.num_warm_down_iterations, opt.num_warm_up_iterations) == (
+        hand.start_warm_down,
+        hand.num_warm_down_iterations,
+        hand.num_warm_up_iterations,
+    )
+    given = build_optimizer(spec("Ranger21", num_iterations=50), [{"params": params}], 400)
+    assert given.start_warm_down + given.num_warm_down_iterations == 50
+    assert get_info("Ranger21").params["num_iterations"].default is None
 
 
 def test_group_override_not_stored_per_group_is_refused() -> None:

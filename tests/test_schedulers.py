@@ -114,7 +114,7 @@ CASES: list[tuple[str, dict[str, Any], Textbook, int]] = [
     (
         "CyclicLR-triangular",
         {"name": "CyclicLR", "base_lr": 0.01, "max_lr": 0.1, "step_size_up": 4},
-        lambda o: L.CyclicLR(o, base_lr=0.01, max_lr=0.1, step_size_up=4, cycle_momentum=False),
+        lambda o: L.CyclicLR(o, base_lr=0.01, max_lr=0.1, step_size_up=4),
         30,
     ),
     (
@@ -304,7 +304,7 @@ def test_catalogue_covers_every_torch_scheduler() -> None:
     expected = set(L.__all__) - {"LRScheduler"}
     cat = schedulers.catalogue()
     assert set(cat) == expected
-    deviations = {("CyclicLR", "cycle_momentum"), ("SequentialLR", "milestones")}
+    deviations = {("SequentialLR", "milestones")}  # required in torch; [] for one child
     for name, info in cat.items():
         assert info.cls is getattr(L, name) and info.description
         assert info.composite == (name in ("SequentialLR", "ChainedScheduler"))
@@ -403,18 +403,35 @@ def test_structure_errors() -> None:
         build_scheduler(short, make_opt(), total_steps=10)
 
 
-def test_momentum_cycling_defaults_fit_the_optimizer() -> None:
+def test_momentum_cycling_defaults_are_torchs() -> None:
+    """cycle_momentum defaults to True as in torch: SGD's momentum cycles like torch's own."""
     cyclic = SchedulerSpec.model_validate({"name": "CyclicLR", "base_lr": 0.01, "max_lr": 0.1})
     onecycle = SchedulerSpec.model_validate({"name": "OneCycleLR", "max_lr": 0.1})
-    for spec in (cyclic, onecycle):  # torch's defaults would fail on Adagrad
-        opt = make_opt(kind="adagrad")
-        trace(build_scheduler(spec, opt, total_steps=10), opt, 10)
-    opt = make_opt()
-    sched = build_scheduler(cyclic, opt, total_steps=10)
-    assert [s[0][1] for s in trace(sched, opt, 5)] == [0.9] * 5  # SGD's momentum left alone
-    opt = make_opt()
-    sched = build_scheduler(onecycle, opt, total_steps=10)
-    assert len({s[0][1] for s in trace(sched, opt, 10)}) > 1  # as torch: momentum cycles
+    opt, hand_opt = make_opt(), make_opt()
+    got = trace(build_scheduler(cyclic, opt, total_steps=10), opt, 5)
+    want = trace(L.CyclicLR(hand_opt, base_lr=0.01, max_lr=0.1), hand_opt, 5)
+    assert got == want and len({s[0][1] for s in got}) > 1
+    opt, hand_opt = make_opt(), make_opt()
+    got = trace(build_scheduler(onecycle, opt, total_steps=10), opt, 10)
+    want = trace(L.OneCycleLR(hand_opt, max_lr=0.1, total_steps=10), hand_opt, 10)
+    assert got == want
+
+
+@pytest.mark.parametrize("name", ["CyclicLR", "OneCycleLR"])
+def test_cycle_momentum_without_momentum_is_refused_at_validation(name: str) -> None:
+    """torch raises on an optimizer without momentum/betas; the spec says so, naming the field."""
+    from optlab.spec import SpecError, parse_spec
+
+    sched = {"name": name, "max_lr": 0.1, **({"base_lr": 0.01} if name == "CyclicLR" else {})}
+    data = {
+        "problem": {"name": "rosenbrock"},
+        "steps": 10,
+        "runs": [{"label": "a", "optimizer": {"name": "Adagrad"}, "scheduler": sched}],
+    }
+    with pytest.raises(SpecError, match=r"runs\[0\]\.scheduler\.cycle_momentum.*false"):
+        parse_spec(data)
+    data["runs"][0]["scheduler"] = {**sched, "cycle_momentum": False}
+    parse_spec(data)
 
 
 def test_scheduler_steps() -> None:

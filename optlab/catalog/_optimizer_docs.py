@@ -65,7 +65,7 @@ DESCRIPTIONS: dict[str, str] = {
     "Ranger": "RAdam + Lookahead + gradient centralization in one optimizer.",
     "Ranger21": "Ranger plus AdamW-style decay, adaptive gradient clipping, positive-negative "
     "momentum, norm loss and a built-in warm-up/warm-down schedule driven by num_iterations "
-    "(set it to the run's number of steps).",
+    "(left out: the run's number of steps).",
     "Lookahead": "Wraps another optimizer: its fast weights take k steps, then the slow "
     "weights move a fraction alpha towards them and the fast weights restart there.",
     "Lamb": "Layer-wise adaptive moments: Adam steps rescaled per tensor by the trust ratio "
@@ -294,9 +294,9 @@ OPT_PARAM_HINTS: dict[tuple[str, str], dict[str, Any]] = {
     ("Ranger", "alpha"): {**_UNIT, "help": "Lookahead slow-weight step"},
     ("Ranger21", "num_iterations"): {
         "minimum": 1,
-        "default": 1000,
+        "default": None,
         "help": "total number of optimizer steps; drives the built-in warm-up and warm-down "
-        "(set it to the run's number of steps; optlab's default is 1000)",
+        "(left out: the run's number of steps)",
     },
     ("ApolloDQN", "rebound"): {"kind": "choice", "choices": ("constant", "belief")},
     ("ApolloDQN", "weight_decay_type"): {

@@ -2,8 +2,8 @@
 
 Data for the UI, ``optlab list`` and the spec, kept apart from :mod:`optlab.catalog.schedulers`
 (which adds the validators and builds the schedulers) so both stay short.
-``PARAMS`` lists the keyword arguments a user sets; defaults are torch's except
-``CyclicLR.cycle_momentum`` (False; see :mod:`optlab.catalog.schedulers`).  Symbols:
+``PARAMS`` lists the keyword arguments a user sets; defaults are torch's (the run's
+length fills ``OneCycleLR.total_steps``; see :mod:`optlab.catalog.schedulers`).  Symbols:
 :math:`\\eta_t` is the learning rate after ``t`` calls of ``scheduler.step()``,
 :math:`\\eta_0` the optimizer's (per-group) initial learning rate.
 """
@@ -108,8 +108,8 @@ PARAMS: dict[str, tuple[HyperParam, ...]] = {
         HyperParam(
             "cycle_momentum",
             "bool",
-            False,
-            help=_MOMENTUM_HELP + " (off here: torch's True needs momentum)",
+            True,
+            help=_MOMENTUM_HELP + " (needs an optimizer with momentum or betas)",
         ),
         _momentum("base_momentum", 0.8, "lower momentum"),
         _momentum("max_momentum", 0.9, "upper momentum"),
@@ -131,7 +131,7 @@ PARAMS: dict[str, tuple[HyperParam, ...]] = {
             "cycle_momentum",
             "bool",
             True,
-            help=_MOMENTUM_HELP + " (if the optimizer has momentum or betas)",
+            help=_MOMENTUM_HELP + " (needs an optimizer with momentum or betas)",
         ),
         _momentum("base_momentum", 0.85, "lower momentum"),
         _momentum("max_momentum", 0.95, "upper momentum"),

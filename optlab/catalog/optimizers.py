@@ -61,6 +61,9 @@ class OptimizerInfo:
     group_keys: frozenset[str]
     matrix_only: bool = False
     supports_float64: bool = True
+    #: the class has ``train()``/``eval()`` modes (Schedule-Free, SPlus): evaluation must
+    #: happen in eval mode, at the averaged point (detected from the class, not the name)
+    train_eval_modes: bool = False
 
     @cached_property
     def params_model(self) -> type[BaseModel]:
@@ -242,6 +245,8 @@ def _info(
         group_keys=frozenset() if single else frozenset(params) - not_per_group,
         matrix_only=name in facts.MATRIX_ONLY,
         supports_float64=name not in facts.NO_FLOAT64,
+        train_eval_modes=callable(getattr(cls, "eval", None))
+        and callable(getattr(cls, "train", None)),
     )
 
 
@@ -304,6 +309,18 @@ class OptimizerSpecLike(Protocol):
     def inner(self) -> OptimizerSpecLike | None: ...
 
 
+#: Arguments that mean "how many steps the run lasts": when a spec leaves one out, the run's
+#: number of optimizer steps fills it (the same rule as ``OneCycleLR.total_steps``).
+RUN_LENGTH_PARAMS: dict[str, tuple[str, ...]] = {"Ranger21": ("num_iterations",)}
+
+
+def innermost(spec: OptimizerSpecLike) -> OptimizerSpecLike:
+    """The optimizer that really steps: Lookahead's inner one (at any depth), else ``spec``."""
+    while spec.inner is not None:
+        spec = spec.inner
+    return spec
+
+
 def _checked(info: OptimizerInfo, values: dict[str, Any]) -> dict[str, Any]:
     """Validate ``values`` with the strict model; sequences become tuples, as torch expects."""
     model = info.params_model.model_validate(values)
@@ -314,9 +331,18 @@ def _checked(info: OptimizerInfo, values: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def call_kwargs(info: OptimizerInfo, kwargs: dict[str, Any]) -> dict[str, Any]:
-    """The keyword arguments the class is called with: checked, plus optlab's required defaults."""
+def call_kwargs(
+    info: OptimizerInfo, kwargs: dict[str, Any], run_steps: int | None = None
+) -> dict[str, Any]:
+    """The keyword arguments the class is called with: checked, plus optlab's required defaults.
+
+    ``run_steps``: how many optimizer steps the run takes; it fills the run-length arguments
+    (:data:`RUN_LENGTH_PARAMS`) the spec leaves out.
+    """
     values = _checked(info, kwargs)
+    for key in RUN_LENGTH_PARAMS.get(info.name, ()):
+        if values.get(key) is None:  # without a run (a probe for .defaults): one step
+            values[key] = max(1, int(run_steps or 1))
     signature = inspect.signature(info.cls.__init__).parameters
     for key, hp in info.params.items():  # defaults optlab supplies for required arguments
         if key not in values and signature[key].default is inspect.Parameter.empty:
@@ -336,18 +362,21 @@ def _group(info: OptimizerInfo, group: dict[str, Any]) -> dict[str, Any]:
 
 
 def build_optimizer(
-    spec: OptimizerSpecLike, param_groups: list[dict[str, Any]]
+    spec: OptimizerSpecLike,
+    param_groups: list[dict[str, Any]],
+    run_steps: int | None = None,
 ) -> torch.optim.Optimizer:
     """Construct the optimizer a spec names on ``param_groups`` (dicts ``{"params": […], …}``).
 
-    Lookahead builds its inner optimizer on the groups and wraps it.
+    Lookahead builds its inner optimizer on the groups and wraps it.  ``run_steps``: the
+    run's number of optimizer steps, for the run-length arguments (:data:`RUN_LENGTH_PARAMS`).
     """
     info = get_info(spec.name)
-    kwargs = call_kwargs(info, spec.kwargs)
+    kwargs = call_kwargs(info, spec.kwargs, run_steps)
     if info.wraps_optimizer:
         if spec.inner is None:
             raise ValueError(f"{info.name} needs the optimizer it wraps")
-        return info.cls(build_optimizer(spec.inner, param_groups), **kwargs)
+        return info.cls(build_optimizer(spec.inner, param_groups, run_steps), **kwargs)
     if len(param_groups) > 1 and info.name in facts.SINGLE_GROUP:
         raise ValueError(f"{info.name} takes a single parameter group (no per-group settings)")
     return info.cls([_group(info, g) for g in param_groups], **kwargs)

@@ -6,11 +6,12 @@ defaults, ranges and help) so the UI, the CLI and the engine validate alike.
 scheduler, built exactly as a PyTorch user writes it (children first, then the
 composite), so previews and runs give the lrs that plain PyTorch gives.
 
-Deviations from torch defaults, chosen so a spec never fails on a valid optimizer:
-``CyclicLR.cycle_momentum`` defaults to False (torch's True fails on optimizers
-without momentum and silently cycles SGD's momentum); ``OneCycleLR.cycle_momentum``
-defaults to True only when the optimizer has ``momentum`` or ``betas``;
-``OneCycleLR.total_steps`` defaults to the number of times the run steps it.
+Defaults are torch's own, so a spec and a user's loop with the same keyword arguments
+behave alike (``cycle_momentum`` is True, as in torch; the spec refuses it, naming the
+field, for an optimizer without ``momentum`` or ``betas``).  The one argument torch
+cannot default, ``OneCycleLR.total_steps``, is filled with the number of times the run
+steps the scheduler when the spec leaves it out (as ``Ranger21.num_iterations`` is
+filled with the run's steps: ``optimizers.RUN_LENGTH_PARAMS``).
 """
 
 from __future__ import annotations
@@ -255,8 +256,6 @@ def _build_bare(spec: SchedulerSpec, optimizer: Optimizer, budget: int) -> Sched
         kwargs["lr_lambda"] = (
             ExprLambda(texts) if isinstance(texts, str) else [ExprLambda(t) for t in texts]
         )
-    elif name == "CyclicLR":
-        kwargs.setdefault("cycle_momentum", False)
     elif name == "OneCycleLR":
         _onecycle_defaults(kwargs, optimizer, budget)
     return get_info(name).cls(optimizer, **kwargs)
@@ -273,9 +272,6 @@ def _onecycle_defaults(kwargs: dict[str, Any], optimizer: Optimizer, budget: int
             f"OneCycleLR lasts {length} steps but the run steps it {budget} times; "
             "leave total_steps out to fit the run"
         )
-    if "cycle_momentum" not in kwargs:
-        defaults = optimizer.defaults
-        kwargs["cycle_momentum"] = "momentum" in defaults or "betas" in defaults
 
 
 def scheduler_steps(

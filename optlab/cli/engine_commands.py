@@ -53,6 +53,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         if run["status"] != "finished":
             msg = f"{run['label']}: {run['status']} {run.get('message', '')}".rstrip()
             print(msg, file=sys.stderr)
+    if all(run["status"] == "failed" and not run.get("loss") for run in result["runs"]):
+        print("no run of the experiment could start", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -206,7 +206,10 @@ def preview_schedule(spec: ExperimentSpec) -> dict[str, Any]:
             else "step"
         )
         opt = RunOptimizer(
-            run, make_params(), scheduler_steps=steps if interval == "step" else steps // per_epoch
+            run,
+            make_params(),
+            scheduler_steps=steps if interval == "step" else steps // per_epoch,
+            optimizer_steps=steps,
         )
         lrs = []
         for t in range(steps):

@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from optlab.engine.records import RunStatus
-from optlab.engine.run_optimizer import RunOptimizer
+from optlab.engine.run_optimizer import BuildError, RunOptimizer
 
 _SAVED = ("status", "message", "diverged_at", "steps_done", "final_loss", "final_params")
 
@@ -62,13 +62,22 @@ class RunState:
 
 
 def build_run_optimizer(
-    run: Any, named_params: list[tuple[str, Any]], scheduler_steps: int
+    run: Any,
+    named_params: list[tuple[str, Any]],
+    scheduler_steps: int,
+    optimizer_steps: int | None = None,
 ) -> tuple[RunOptimizer | None, str]:
-    """The run's optimizer, or None and why: a bad combination fails only that run."""
+    """The run's optimizer, or None and why (naming the optimizer or the scheduler):
+    a bad combination fails only that run."""
     try:
-        return RunOptimizer(run, named_params, scheduler_steps=scheduler_steps), ""
+        opt = RunOptimizer(
+            run, named_params, scheduler_steps=scheduler_steps, optimizer_steps=optimizer_steps
+        )
+        return opt, ""
+    except BuildError as exc:
+        return None, str(exc)
     except Exception as exc:
-        return None, f"could not build the optimizer: {exc}"
+        return None, f"could not set up the run: {exc}"
 
 
 class LockstepRunner:

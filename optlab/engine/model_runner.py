@@ -58,7 +58,9 @@ class ModelRunner(LockstepRunner):
             model.train()
             interval = run.scheduler.interval if run.scheduler else "step"
             sched_steps = self.epochs if interval == "epoch" else self.steps
-            opt, error = build_run_optimizer(run, list(model.named_parameters()), sched_steps)
+            opt, error = build_run_optimizer(
+                run, list(model.named_parameters()), sched_steps, self.steps
+            )
             self.runs.append(_Run(i, model, opt, error))
 
     # ------------------------------------------------------------------ stepping
@@ -98,16 +100,22 @@ class ModelRunner(LockstepRunner):
         lrs = opt.lrs()
         clip = self.spec.runs[r.index].clip_grad_norm
 
-        @torch.enable_grad()  # some optimizers call the closure under no_grad
-        def closure() -> torch.Tensor:
+        def forward_backward() -> torch.Tensor:
             opt.optimizer.zero_grad()
             loss = self.problem.loss(r.model(x), y)
             loss.backward()
             return loss
 
-        loss = closure()
+        @torch.enable_grad()  # some optimizers call the closure under no_grad
+        def closure() -> torch.Tensor:
+            loss = forward_backward()
+            if clip is not None:  # every gradient the optimizer sees is clipped
+                torch.nn.utils.clip_grad_norm_([p for p in opt.params if p.grad is not None], clip)
+            return loss
+
+        loss = forward_backward()
         params = [p for p in opt.params if p.grad is not None]
-        if clip is not None:
+        if clip is not None and not opt.needs_closure:
             norm = torch.nn.utils.clip_grad_norm_(params, clip)
         else:
             norm = torch.nn.utils.get_total_norm([p.grad for p in params if p.grad is not None])
@@ -145,7 +153,9 @@ class ModelRunner(LockstepRunner):
             r.epoch_loss_sum = 0.0
             if not math.isfinite(train_loss):
                 continue  # the flush marks the divergence with its step
-            val_loss, val_acc = self.evaluate(r.model)
+            assert r.opt is not None
+            with r.opt.eval_mode():  # Schedule-Free & co.: validate at the averaged point
+                val_loss, val_acc = self.evaluate(r.model)
             elapsed = time.perf_counter() - self.started
             r.epochs.append(
                 EpochMetrics(r.index, epoch + 1, train_loss, val_loss, val_acc, elapsed)

@@ -29,7 +29,9 @@ class StepChunk:
 
     ``lr[i, g]`` is the learning rate of parameter group ``g`` used by update
     ``start+i`` (NaN while a frozen group has not joined the optimizer yet);
-    ``params`` is the point where that update's gradient was taken (2-D only).
+    ``params`` is the point where that update's gradient was taken (2-D only);
+    ``eval_params`` the point ``optimizer.eval()`` gives at that moment, for optimizers
+    with train/eval modes (Schedule-Free, SPlus), else None.
     """
 
     run: int
@@ -39,6 +41,7 @@ class StepChunk:
     grad_norm: np.ndarray
     time: np.ndarray
     params: np.ndarray | None = None
+    eval_params: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.loss.shape[0])
@@ -140,6 +143,9 @@ class ResultCollector:
                 params = acc.concat("params")
                 if params.size:
                     row["params"] = params.reshape(-1, 2).tolist()
+                eval_params = acc.concat("eval_params")
+                if eval_params.size:
+                    row["eval_params"] = eval_params.reshape(-1, 2).tolist()
                 row["grad_norm"] = [_num(v) for v in acc.concat("grad_norm")]
                 row["final"] = {
                     "loss": _num(acc.final_loss) if acc.final_loss is not None else None

@@ -28,12 +28,27 @@ from optlab.engine.groups import GroupPlan, plan_groups, unfreeze
 from optlab.spec import RunSpec
 
 
+def _innermost_object(optimizer: Any) -> Any:
+    """The optimizer a wrapper (Lookahead: ``.optimizer``) steps, at any depth."""
+    while isinstance(getattr(optimizer, "optimizer", None), torch.optim.Optimizer):
+        optimizer = optimizer.optimizer
+    return optimizer
+
+
 @contextmanager
 def _quiet_scheduler() -> Iterator[None]:
     """Silence torch's 'scheduler.step() before optimizer.step()' notice during replays."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r".*lr_scheduler\.step\(\)")
         yield
+
+
+class BuildError(ValueError):
+    """A run's optimizer or scheduler could not be built; ``part`` names which."""
+
+    def __init__(self, part: str, exc: Exception) -> None:
+        super().__init__(f"could not build the {part}: {exc}")
+        self.part = part
 
 
 class RunOptimizer:
@@ -43,20 +58,49 @@ class RunOptimizer:
         named_params: list[tuple[str, torch.Tensor]],
         *,
         scheduler_steps: int,
+        optimizer_steps: int | None = None,
     ) -> None:
+        """``optimizer_steps``: updates in the run (fills run-length arguments such as
+        Ranger21's ``num_iterations``); defaults to ``scheduler_steps``."""
         self.run = run
         self.plan: GroupPlan = plan_groups(run.param_groups, named_params)
-        self.optimizer = optimizers.build_optimizer(
-            run.optimizer, [g.as_optimizer_group() for g in self.plan.active]
-        )
+        run_steps = optimizer_steps if optimizer_steps is not None else scheduler_steps
+        try:
+            self.optimizer = optimizers.build_optimizer(
+                run.optimizer, [g.as_optimizer_group() for g in self.plan.active], run_steps
+            )
+        except Exception as exc:
+            raise BuildError("optimizer", exc) from exc
         self.total_scheduler_steps = max(1, scheduler_steps)
         self.scheduler_steps_done = 0
-        self.scheduler = self._build_scheduler()
+        try:
+            self.scheduler = self._build_scheduler()
+        except Exception as exc:
+            raise BuildError("scheduler", exc) from exc
         self.interval = run.scheduler.interval if run.scheduler else "step"
         self.monitor = (run.scheduler.monitor or "loss") if run.scheduler else "loss"
         self.joined = len(self.plan.active)
-        stepping = run.optimizer.inner or run.optimizer  # Lookahead steps its inner optimizer
-        self.needs_closure = optimizers.get_info(stepping.name).needs_closure
+        stepping = optimizers.get_info(optimizers.innermost(run.optimizer).name)
+        self.needs_closure = stepping.needs_closure  # Lookahead steps its inner optimizer
+        self.modal: Any = _innermost_object(self.optimizer) if stepping.train_eval_modes else None
+
+    # ------------------------------------------------------------------ train/eval modes
+
+    @contextmanager
+    def eval_mode(self) -> Iterator[None]:
+        """Evaluate at the point the optimizer means to be evaluated at.
+
+        Optimizers with ``train()``/``eval()`` modes (Schedule-Free, SPlus) swap their
+        averaged point in on ``eval()`` and back on ``train()``; the rest are untouched.
+        """
+        if self.modal is None:
+            yield
+            return
+        self.modal.eval()
+        try:
+            yield
+        finally:
+            self.modal.train()
 
     # ------------------------------------------------------------------ groups
 

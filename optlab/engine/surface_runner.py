@@ -13,6 +13,7 @@ launch overhead, which a GPU only makes worse.
 
 from __future__ import annotations
 
+import copy
 import time
 from typing import Any
 
@@ -52,7 +53,7 @@ class SurfaceRunner(LockstepRunner):
         self.runs: list[_Run] = []
         for i, run in enumerate(spec.runs):
             xy = torch.tensor(problem.start, dtype=DTYPE, requires_grad=True)
-            opt, error = build_run_optimizer(run, [("xy", xy)], self.steps)
+            opt, error = build_run_optimizer(run, [("xy", xy)], self.steps, self.steps)
             self.runs.append(_Run(i, xy, opt, error))
         n_groups = max([len(r.opt.group_names) for r in self.runs if r.opt] or [1])
         n = len(self.runs)
@@ -61,6 +62,8 @@ class SurfaceRunner(LockstepRunner):
         self.grad = np.full((self.steps, n), np.nan)
         self.lr = np.full((self.steps, n, n_groups), np.nan)
         self.time = np.zeros(self.steps)
+        #: the averaged point of runs whose optimizer has train/eval modes (else NaN)
+        self.eval_params = np.full((self.steps, n, 2), np.nan)
 
     # ------------------------------------------------------------------ stepping
 
@@ -112,9 +115,19 @@ class SurfaceRunner(LockstepRunner):
         for k, r in enumerate(runs):
             if all_ok or ok[k]:
                 self.lr[t, r.index, : r.n_groups] = r.opt.lrs()  # type: ignore[union-attr]
+                if r.opt.modal is not None:  # type: ignore[union-attr]
+                    self.eval_params[t, r.index] = self._eval_point(r)
                 r.steps_done = t + 1
             else:
                 self._diverge(r, t)
+
+    @staticmethod
+    def _eval_point(r: _Run) -> np.ndarray:
+        """Where ``optimizer.eval()`` would put the point now, without touching the run:
+        a copy of the optimizer (and its point) switches to eval mode."""
+        twin = copy.deepcopy(r.opt.modal)  # type: ignore[union-attr]
+        twin.eval()
+        return twin.param_groups[0]["params"][0].detach().numpy().copy()
 
     def _closure_record(self, t: int, r: _Run) -> None:
         value, loss = self._objective(r.xy, t)
@@ -125,10 +138,8 @@ class SurfaceRunner(LockstepRunner):
     def _update(self, t: int, r: _Run) -> None:
         opt = r.opt
         assert opt is not None
+        clip = self.spec.runs[r.index].clip_grad_norm
         try:
-            clip = self.spec.runs[r.index].clip_grad_norm
-            if clip is not None:
-                torch.nn.utils.clip_grad_norm_([r.xy], clip)
             if opt.needs_closure:
 
                 @torch.enable_grad()  # some optimizers call the closure under no_grad
@@ -136,11 +147,15 @@ class SurfaceRunner(LockstepRunner):
                     opt.optimizer.zero_grad()
                     _, loss = self._objective(r.xy, t)
                     loss.backward()
+                    if clip is not None:  # every gradient the optimizer sees is clipped
+                        torch.nn.utils.clip_grad_norm_([r.xy], clip)
                     return loss
 
                 # torch types the closure as returning float; it returns the loss tensor
                 opt.optimizer.step(closure)  # type: ignore[arg-type]
             else:
+                if clip is not None:
+                    torch.nn.utils.clip_grad_norm_([r.xy], clip)
                 opt.optimizer.step()
             opt.schedule_step({"loss": float(self.loss[t, r.index])})
         except Exception as exc:
@@ -154,6 +169,8 @@ class SurfaceRunner(LockstepRunner):
 
     def _finish(self) -> None:
         for r in self.active:
+            if r.opt is not None and r.opt.modal is not None:
+                r.opt.modal.eval()  # the final point is the one evaluated: the averaged one
             with torch.no_grad():
                 value = float(self.problem.value(r.xy[0], r.xy[1]))
             r.final_params = [float(v) for v in r.xy.detach()]
@@ -181,6 +198,11 @@ class SurfaceRunner(LockstepRunner):
                         grad_norm=self.grad[sl, r.index].copy(),
                         time=self.time[sl].copy(),
                         params=self.params[sl, r.index].copy(),
+                        eval_params=(
+                            self.eval_params[sl, r.index].copy()
+                            if r.opt is not None and r.opt.modal is not None
+                            else None
+                        ),
                     )
                 )
                 r.flushed = end

@@ -75,11 +75,13 @@ def optimizer_class(name: str) -> str:
     )
 
 
-def optimizer_code(spec: OptimizerSpec, groups: str) -> str:
-    """``torch.optim.Adam(groups, lr=…)`` — Lookahead wraps its inner optimizer."""
-    kwargs = optimizers.call_kwargs(optimizers.get_info(spec.name), spec.kwargs)
+def optimizer_code(spec: OptimizerSpec, groups: str, run_steps: int | None = None) -> str:
+    """``torch.optim.Adam(groups, lr=…)`` — Lookahead wraps its inner optimizer.
+
+    ``run_steps`` fills the run-length arguments the spec leaves out, as the engine does."""
+    kwargs = optimizers.call_kwargs(optimizers.get_info(spec.name), spec.kwargs, run_steps)
     if spec.inner is not None:
-        inner = optimizer_code(spec.inner, groups)
+        inner = optimizer_code(spec.inner, groups, run_steps)
         return f"{optimizer_class(spec.name)}({inner}, {kwargs_code(kwargs)})".replace(", )", ")")
     args = kwargs_code(kwargs)
     return f"{optimizer_class(spec.name)}({groups}{', ' + args if args else ''})"
@@ -139,9 +141,7 @@ def scheduler_code(
             f"{', ' if kwargs else ''}{kwargs_code(kwargs)})"
         )
         return var
-    if spec.name == "CyclicLR":
-        kwargs.setdefault("cycle_momentum", False)
-    elif spec.name == "OneCycleLR":
+    if spec.name == "OneCycleLR":
         probe = torch.optim.SGD([torch.zeros(1, requires_grad=True)])
         probe.defaults = defaults
         schedulers._onecycle_defaults(kwargs, probe, budget)
@@ -150,15 +150,22 @@ def scheduler_code(
     return var
 
 
-def run_functions(spec: ExperimentSpec, i: int, run: RunSpec, budget: int) -> str:
+def run_functions(
+    spec: ExperimentSpec, i: int, run: RunSpec, budget: int, run_steps: int | None = None
+) -> str:
+    """``make_optimizer_i`` and ``make_scheduler_i``; ``budget``: scheduler steps,
+    ``run_steps``: optimizer steps (default ``budget``)."""
+    run_steps = budget if run_steps is None else run_steps
     probe_params = [torch.zeros(2, requires_grad=True)]
-    defaults = optimizers.build_optimizer(run.optimizer, [{"params": probe_params}]).defaults
+    defaults = optimizers.build_optimizer(
+        run.optimizer, [{"params": probe_params}], run_steps
+    ).defaults
     lines: list[str] = []
     sched = scheduler_code(run.scheduler, budget, defaults, lines) if run.scheduler else None
     body = "\n".join([*lines, f"return {sched}"]) if sched else "return None"
     return (
         f"def make_optimizer_{i}(params):\n    # {run.label}\n"
-        f"    return {optimizer_code(run.optimizer, 'params')}\n\n\n"
+        f"    return {optimizer_code(run.optimizer, 'params', run_steps)}\n\n\n"
         f"def make_scheduler_{i}(optimizer):\n{textwrap.indent(body, '    ')}\n"
     )
 
@@ -183,12 +190,35 @@ def header(spec: ExperimentSpec) -> list[str]:
     ]
 
 
+def needs_closure(run: RunSpec) -> bool:
+    """Whether the run's stepping optimizer (Lookahead's inner one) takes a closure."""
+    return optimizers.get_info(optimizers.innermost(run.optimizer).name).needs_closure
+
+
+def train_eval_modes(run: RunSpec) -> bool:
+    """Whether the run's stepping optimizer has train()/eval() modes (Schedule-Free, SPlus)."""
+    return optimizers.get_info(optimizers.innermost(run.optimizer).name).train_eval_modes
+
+
+#: finds the optimizer with train()/eval() modes inside a wrapper such as Lookahead
+MODES_HELPER = '''
+def modes_of(optimizer):
+    """The optimizer whose train()/eval() modes matter (Lookahead steps .optimizer)."""
+    while isinstance(getattr(optimizer, "optimizer", None), torch.optim.Optimizer):
+        optimizer = optimizer.optimizer
+    return optimizer
+'''
+
+
 __all__ = [
+    "MODES_HELPER",
     "header",
     "kwargs_code",
     "lambda_code",
+    "needs_closure",
     "optimizer_code",
     "run_functions",
     "scheduler_code",
+    "train_eval_modes",
     "value_code",
 ]

@@ -15,8 +15,16 @@ from __future__ import annotations
 
 import math
 
+from optlab.catalog import optimizers
 from optlab.engine.model_runner import EVAL_BATCH
-from optlab.export.common import header, run_functions, value_code
+from optlab.export.common import (
+    MODES_HELPER,
+    header,
+    needs_closure,
+    run_functions,
+    train_eval_modes,
+    value_code,
+)
 from optlab.problem import ModelProblem
 from optlab.spec import ExperimentSpec, RunSpec
 
@@ -79,7 +87,7 @@ def evaluate(model, val_x, val_y):
 
 
 def train(label, data, make_optimizer, make_scheduler, groups=(), interval="step",
-          monitor="loss", clip_grad_norm=None, needs_closure=False):
+          monitor="loss", clip_grad_norm=None, needs_closure=False, modes=False):
     train_x, train_y, val_x, val_y = data
     n_train = train_x.shape[0]
     steps_per_epoch = math.ceil(n_train / BATCH_SIZE)
@@ -103,17 +111,22 @@ def train(label, data, make_optimizer, make_scheduler, groups=(), interval="step
             index = perm[b * BATCH_SIZE : (b + 1) * BATCH_SIZE]
             x, y = train_batch(train_x, train_y, index, aug)
 
+            def clip():
+                trained = [p for g in optimizer.param_groups for p in g["params"]]
+                torch.nn.utils.clip_grad_norm_([p for p in trained if p.grad is not None],
+                                               clip_grad_norm)
+
             def closure():
                 optimizer.zero_grad()
                 loss = loss_fn(model(x), y)
                 loss.backward()
+                if clip_grad_norm is not None and needs_closure:
+                    clip()  # every gradient the optimizer sees is clipped
                 return loss
 
             loss = closure()
-            if clip_grad_norm is not None:
-                trained = [p for g in optimizer.param_groups for p in g["params"]]
-                torch.nn.utils.clip_grad_norm_([p for p in trained if p.grad is not None],
-                                               clip_grad_norm)
+            if clip_grad_norm is not None and not needs_closure:
+                clip()
             if needs_closure:
                 optimizer.step(closure)
             else:
@@ -128,7 +141,11 @@ def train(label, data, make_optimizer, make_scheduler, groups=(), interval="step
         if not math.isfinite(train_loss):
             print(f"{label}: diverged in epoch {epoch + 1}")
             return
+        if modes:  # Schedule-Free & co.: validate at the averaged point
+            modes_of(optimizer).eval()
         val_loss = evaluate(model, val_x, val_y)
+        if modes:
+            modes_of(optimizer).train()
         if scheduler is not None and interval == "epoch":
             if plateau:
                 scheduler.step({"loss": train_loss, "val_loss": val_loss}[monitor])
@@ -177,16 +194,16 @@ def _groups_literal(run: RunSpec) -> str:
 
 
 def _call(i: int, run: RunSpec) -> str:
-    from optlab.catalog import optimizers
-
     sched = run.scheduler
     args = [repr(run.label), "data", f"make_optimizer_{i}", f"make_scheduler_{i}", f"GROUPS_{i}"]
     if sched is not None:
         args += [f"interval={sched.interval!r}", f"monitor={(sched.monitor or 'loss')!r}"]
     if run.clip_grad_norm is not None:
         args.append(f"clip_grad_norm={run.clip_grad_norm!r}")
-    if optimizers.get_info(run.optimizer.name).needs_closure:
+    if needs_closure(run):
         args.append("needs_closure=True")
+    if train_eval_modes(run):
+        args.append("modes=True")
     return f"    train({', '.join(args)})"
 
 
@@ -207,9 +224,14 @@ def model_script(spec: ExperimentSpec, problem: ModelProblem) -> str:
     )
     piece = problem.export_code()
     # a schedule's length depends on the epoch length: read what the engine would read
-    n_train = problem.train_size(spec.seed) if any(r.scheduler for r in spec.runs) else 0
+    # (and fills optimizers' run-length arguments, e.g. Ranger21.num_iterations)
+    needs_length = any(r.scheduler for r in spec.runs) or any(
+        o.name in optimizers.RUN_LENGTH_PARAMS
+        for r in spec.runs
+        for o in (r.optimizer, optimizers.innermost(r.optimizer))
+    )
+    n_train = problem.train_size(spec.seed) if needs_length else 0
     steps = epochs * math.ceil(n_train / batch_size) if n_train else 0
-
     lines = header(spec)
     _imports(lines, "import math", [*piece.std_imports, "from fnmatch import fnmatchcase"])
     _imports(lines, "import torch", list(piece.imports))
@@ -221,6 +243,7 @@ def model_script(spec: ExperimentSpec, problem: ModelProblem) -> str:
         _device_code(spec.device),
         piece.code,
         GROUPS_HELPER,
+        MODES_HELPER,
         LOOP,
     ]
     for i, run in enumerate(spec.runs):
@@ -231,7 +254,7 @@ def model_script(spec: ExperimentSpec, problem: ModelProblem) -> str:
             f"GROUPS_{i} = {_groups_literal(run)}",
             "",
             "",
-            run_functions(spec, i, run, budget),
+            run_functions(spec, i, run, budget, max(1, steps)),
         ]
     lines += ["", 'if __name__ == "__main__":', "    data = load_data()"]
     lines += [_call(i, run) for i, run in enumerate(spec.runs)]

@@ -9,8 +9,13 @@ from __future__ import annotations
 
 import textwrap
 
-from optlab.catalog import optimizers
-from optlab.export.common import header, run_functions
+from optlab.export.common import (
+    MODES_HELPER,
+    header,
+    needs_closure,
+    run_functions,
+    train_eval_modes,
+)
 from optlab.problem import Surface
 from optlab.spec import ExperimentSpec, RunSpec
 
@@ -19,6 +24,7 @@ def train(label, make_optimizer, make_scheduler, clip_grad_norm=None):
     xy = torch.tensor(START, dtype=torch.float64, requires_grad=True)
     optimizer = make_optimizer([xy])
     scheduler = make_scheduler(optimizer)
+    plateau = isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
     for t in range(STEPS):
         value = f(xy[0], xy[1])
         loss = value if NOISE is None else value + NOISE[t, 0] * xy[0] + NOISE[t, 1] * xy[1]
@@ -27,20 +33,26 @@ def train(label, make_optimizer, make_scheduler, clip_grad_norm=None):
             return
         optimizer.zero_grad()
         loss.backward()
-        if clip_grad_norm is not None:
-            torch.nn.utils.clip_grad_norm_([xy], clip_grad_norm)
         if CLOSURE[label]:
             def closure():
                 optimizer.zero_grad()
                 value = f(xy[0], xy[1])
                 loss = value if NOISE is None else value + NOISE[t, 0] * xy[0] + NOISE[t, 1] * xy[1]
                 loss.backward()
+                if clip_grad_norm is not None:  # every gradient the optimizer sees is clipped
+                    torch.nn.utils.clip_grad_norm_([xy], clip_grad_norm)
                 return loss
             optimizer.step(closure)
         else:
+            if clip_grad_norm is not None:
+                torch.nn.utils.clip_grad_norm_([xy], clip_grad_norm)
             optimizer.step()
-        if scheduler is not None:
+        if plateau:
+            scheduler.step(value.item())  # ReduceLROnPlateau reads the loss
+        elif scheduler is not None:
             scheduler.step()
+    if MODES[label]:
+        modes_of(optimizer).eval()  # Schedule-Free & co.: evaluate at the averaged point
     with torch.no_grad():
         final = f(xy[0], xy[1])
     print(f"{label}: final loss = {final.item():.10g}")
@@ -70,9 +82,11 @@ def surface_script(spec: ExperimentSpec, problem: Surface) -> str:
         )
     else:
         lines.append("NOISE = None")
-    closure = {r.label: optimizers.get_info(r.optimizer.name).needs_closure for r in spec.runs}
+    closure = {r.label: needs_closure(r) for r in spec.runs}
+    modes = {r.label: train_eval_modes(r) for r in spec.runs}
     lines += [
         f"CLOSURE = {closure!r}",
+        f"MODES = {modes!r}",
         "",
         "",
         f'def f(x, y):\n    """{problem.title}: {problem.formula}"""',
@@ -81,6 +95,7 @@ def surface_script(spec: ExperimentSpec, problem: Surface) -> str:
         "",
     ]
     lines.append(SURFACE_LOOP)
+    lines.append(MODES_HELPER)
     for i, run in enumerate(spec.runs):
         if run.param_groups:
             _groups_code(run, "params")
