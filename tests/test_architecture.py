@@ -172,3 +172,33 @@ def test_the_checker_sees_hidden_imports() -> None:
     """The graph includes imports made inside functions (the circles used to hide there)."""
     source = ROOT / "optlab" / "cli" / "engine_commands.py"
     assert "optlab.engine.experiment" in _imports("optlab.cli.engine_commands", source)
+
+
+def test_no_file_is_over_400_lines() -> None:
+    """Small files with one job each: a file past 400 lines is split along a real seam."""
+    long = {
+        str(path.relative_to(ROOT)): n
+        for path in MODULES.values()
+        if (n := len(path.read_text(encoding="utf-8").splitlines())) > 400
+    }
+    assert not long, f"files over 400 lines: {long}"
+
+
+def test_readme_layout_matches_the_tree() -> None:
+    """Every path the README's layout lists exists, and every package of optlab/ is listed."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split("## Layout", 1)[1].split("```", 2)[1]
+    listed = {
+        word
+        for line in block.splitlines()
+        for word in line.split()[:2]
+        if "/" in word or word.endswith(".py")
+    }
+    missing = sorted(p for p in listed if not (ROOT / p.rstrip("/")).exists())
+    assert not missing, f"README layout lists paths that do not exist: {missing}"
+    packages = {
+        f"{p.relative_to(ROOT)}/"
+        for p in [*(ROOT / "optlab").iterdir(), *(ROOT / "optlab" / "ui").iterdir()]
+        if p.is_dir() and (p / "__init__.py").exists()
+    }
+    assert packages <= listed, f"packages missing from the README layout: {packages - listed}"
