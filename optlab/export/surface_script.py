@@ -75,7 +75,7 @@ def surface_script(spec: ExperimentSpec, problem: Surface) -> str:
         f"CLOSURE = {closure!r}",
         "",
         "",
-        f'def f(x, y):\n    """{problem.title}: {problem.formula}"""',
+        f"def f(x, y):\n    {f'{problem.title}: {problem.formula}'!r}",
         textwrap.indent(problem.code(), "    "),
         "",
         "",
