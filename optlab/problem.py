@@ -26,6 +26,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 __all__ = [
+    "DataError",
     "DataSource",
     "ExportCode",
     "Field",
@@ -36,6 +37,7 @@ __all__ = [
     "ProblemParams",
     "Surface",
     "SurfaceParams",
+    "check_data_dir",
     "field_validator",
     "get_problem",
     "list_problems",
@@ -183,6 +185,56 @@ class ExportCode:
     std_imports: tuple[str, ...] = ()
 
 
+class DataError(Exception):
+    """A model problem's data is missing, corrupt, unreachable or not allowed; the message
+    names the file, folder or URL.  The command line reports it as the user's input
+    (exit 2), naming ``problem.data_dir``."""
+
+
+def _inside(path: Path, root: Path) -> bool:
+    real, base = os.path.realpath(path), os.path.realpath(root)
+    return real == base or real.startswith(base.rstrip(os.sep) + os.sep)
+
+
+def data_home() -> Path:
+    """Where datasets are downloaded by default: ``$OPTLAB_HOME/data`` (``~/.optlab/data``)."""
+    raw = os.environ.get("OPTLAB_HOME", "").strip()
+    return (Path(raw).expanduser() if raw else Path.home() / ".optlab") / "data"
+
+
+def data_roots() -> list[Path]:
+    """``OPTLAB_DATA_ROOTS``: the folders (``os.pathsep``-separated) a shared server may read
+    datasets from and download into, besides :func:`data_home`; empty when unset.  (A
+    server setting kept here, beside its only user: plugins import this interface only.)"""
+    raw = os.environ.get("OPTLAB_DATA_ROOTS", "")
+    return [Path(p).expanduser() for p in raw.split(os.pathsep) if p.strip()]
+
+
+def check_data_dir(path: str | Path, *, download: bool, extra: tuple[Path, ...] = ()) -> Path:
+    """``path`` as a folder the server may use for data, else :class:`DataError`.
+
+    Downloads go only under ``$OPTLAB_HOME/data`` or an ``OPTLAB_DATA_ROOTS`` folder; when
+    ``OPTLAB_DATA_ROOTS`` is set (a shared server), reading is confined to those folders,
+    ``$OPTLAB_HOME/data`` and ``extra`` (the problem's own bundled sample, say).
+    Symlinks are resolved before comparing.
+    """
+    try:
+        folder = Path(path).expanduser()
+        os.path.realpath(folder)
+    except (OSError, RuntimeError, ValueError) as exc:
+        raise DataError(f"{str(path)!r} is not a usable folder ({exc})") from None
+    roots = data_roots()
+    allowed_roots = [data_home(), *roots, *([] if download else extra)]
+    if (download or roots) and not any(_inside(folder, r) for r in allowed_roots):
+        allowed = os.pathsep.join(str(r) for r in allowed_roots)
+        what = "downloads go" if download else "data is read"
+        raise DataError(
+            f"{str(path)!r} is outside the allowed data folders ({what} only under {allowed}; "
+            "OPTLAB_DATA_ROOTS lists more)"
+        )
+    return folder
+
+
 class DataSource:
     """Where a model problem's dataset comes from: a bundled sample, a download, a folder.
 
@@ -283,6 +335,14 @@ class ModelProblem(Problem):
         """Training examples for ``seed`` (what makes an epoch); the default loads the data
         on the CPU, override it when the number is known more cheaply."""
         return self.load_data(torch.device("cpu"), seed).n_train
+
+    def known_train_size(self, seed: int) -> int | None:
+        """:meth:`train_size` when it is known without reading any data file, else None.
+
+        The dashboard shows exported code with this (rendering a page never reads a
+        dataset); a problem that makes its data itself returns :meth:`train_size`.
+        """
+        return None
 
     def export_code(self) -> ExportCode:
         """This problem's pieces of an exported script (see :class:`ExportCode`).

@@ -93,6 +93,9 @@ class MseRegression(ModelProblem):
     def train_size(self, seed: int) -> int:
         return self.params.n_samples - self._n_val()
 
+    def known_train_size(self, seed: int) -> int | None:
+        return self.train_size(seed)
+
     def export_code(self) -> ExportCode:
         """The same samples, split, model and loss as script code (see ExportCode)."""
         p = self.params

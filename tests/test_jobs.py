@@ -192,7 +192,7 @@ def test_an_experiment_that_raises_fails_only_its_runs(manager: JobManager) -> N
     assert manager.wait(bad, 60) == "failed"
     assert manager.wait(good, 60) == "finished"
     exp = manager.store.get_experiment(bad)
-    assert "cuda" in exp["message"] and "ValueError" in exp["message"]
+    assert "cuda" in exp["message"] and "DeviceUnavailable" in exp["message"]
     assert manager.store.runs(bad)[0]["status"] == "failed"
     assert "cuda" in manager.store.runs(bad)[0]["message"]
 

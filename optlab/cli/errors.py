@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from optlab.spec import ExperimentSpec, parse_spec
+from optlab.spec import ExperimentSpec, SpecError, parse_spec
 
 
 class UsageError(Exception):
@@ -14,11 +14,27 @@ class UsageError(Exception):
 
 def read_spec(path: str) -> ExperimentSpec:
     """The validated spec in ``path`` (``-`` for stdin); SpecError names the field."""
+    name = "standard input" if path == "-" else f"spec file {path!r}"
     try:
-        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+        raw = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
     except OSError as exc:
-        raise UsageError(f"cannot read spec file {path!r}: {exc.strerror}") from None
-    return parse_spec(text)
+        raise UsageError(f"cannot read {name}: {exc.strerror or exc}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(
+            f"{name} is not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start}); "
+            "a spec is UTF-8 JSON"
+        ) from None
+    try:
+        return parse_spec(text)
+    except SpecError:
+        raise
+    except RecursionError:
+        raise UsageError(f"{name}: the JSON is nested too deeply") from None
+    except ValueError as exc:  # json's limit on integer digits (4300)
+        why = "a number has more than 4300 digits" if "digits" in str(exc) else str(exc)
+        raise UsageError(f"{name}: not a usable JSON spec ({why})") from None
 
 
 def write_output(text: str, out: str | None) -> None:

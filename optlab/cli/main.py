@@ -13,6 +13,7 @@ import sys
 from optlab.cli.engine_commands import add_engine_commands
 from optlab.cli.errors import UsageError
 from optlab.cli.store_commands import add_store_commands
+from optlab.problem import DataError
 from optlab.spec import SpecError
 
 
@@ -22,6 +23,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_engine_commands(sub)
     add_store_commands(sub)
     return parser
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,10 +41,18 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except DataError as exc:  # the dataset named by the spec is missing, corrupt or unusable
+        print(f"error: problem.data_dir: {_one_line(exc)}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # internal error: one line, the details only on request
+        from optlab.engine.experiment import DeviceUnavailable
+
+        if isinstance(exc, DeviceUnavailable):
+            print(f"error: device: {_one_line(exc)} (use 'auto' or 'cpu')", file=sys.stderr)
+            return 2
         if os.environ.get("OPTLAB_DEBUG"):
             raise
         print(

@@ -27,6 +27,10 @@ from optlab.spec import ExperimentSpec
 CHECKPOINT_VERSION = 1
 
 
+class DeviceUnavailable(ValueError):
+    """The spec asks for a device (cuda, mps) this machine does not have: the user's input."""
+
+
 def pick_device(name: str = "auto") -> torch.device:
     """``auto``: CUDA, else MPS, else CPU.  Asking for a missing device is an error."""
     if name == "auto":
@@ -36,11 +40,11 @@ def pick_device(name: str = "auto") -> torch.device:
             return torch.device("mps")
         return torch.device("cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' was asked for, but no CUDA GPU is available here")
+        raise DeviceUnavailable("device 'cuda' was asked for, but no CUDA GPU is available here")
     if name == "mps" and not (
         getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()
     ):
-        raise ValueError("device 'mps' was asked for, but MPS is not available here")
+        raise DeviceUnavailable("device 'mps' was asked for, but MPS is not available here")
     return torch.device(name)
 
 

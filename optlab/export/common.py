@@ -164,7 +164,7 @@ def run_functions(
     sched = scheduler_code(run.scheduler, budget, defaults, lines) if run.scheduler else None
     body = "\n".join([*lines, f"return {sched}"]) if sched else "return None"
     return (
-        f"def make_optimizer_{i}(params):\n    # {run.label}\n"
+        f"def make_optimizer_{i}(params):\n    # run {i}: see train(...) below\n"
         f"    return {optimizer_code(run.optimizer, 'params', run_steps)}\n\n\n"
         f"def make_scheduler_{i}(optimizer):\n{textwrap.indent(body, '    ')}\n"
     )
@@ -176,8 +176,10 @@ def header(spec: ExperimentSpec) -> list[str]:
         for r in spec.runs
         for n in [r.optimizer.name] + ([r.optimizer.inner.name] if r.optimizer.inner else [])
     )
+    # user text (the name, labels, paths) goes in only as ``repr`` literals, never inside
+    # the docstring or a comment, where a quote or a line break would end it
     return [
-        f'"""{spec.name or "optlab experiment"} — exported from optlab.',
+        '"""An experiment exported from optlab; its name is EXPERIMENT below.',
         "",
         "The textbook PyTorch loop for every run of the experiment; run it with",
         '`python this_file.py`. It prints each run\'s final loss."""',
@@ -187,6 +189,7 @@ def header(spec: ExperimentSpec) -> list[str]:
         "import torch",
         *(["import pytorch_optimizer"] if needs_po else []),
         "",
+        f"EXPERIMENT = {(spec.name or 'optlab experiment')!r}",
     ]
 
 

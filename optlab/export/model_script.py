@@ -214,8 +214,24 @@ def _imports(lines: list[str], after: str, extra: list[str]) -> None:
     lines[at:at] = new
 
 
-def model_script(spec: ExperimentSpec, problem: ModelProblem) -> str:
-    """The standalone training script for a model experiment (see the module docstring)."""
+def _train_size(spec: ExperimentSpec, problem: ModelProblem, read_data: bool) -> int:
+    if read_data:
+        return problem.train_size(spec.seed)
+    n = problem.known_train_size(spec.seed)
+    if n is None:
+        raise NotImplementedError(
+            "the schedule's length depends on how many training examples the data folder "
+            "holds, and the dashboard does not read data to show code: export it with "
+            "`python -m optlab export spec.json`"
+        )
+    return n
+
+
+def model_script(spec: ExperimentSpec, problem: ModelProblem, read_data: bool = True) -> str:
+    """The standalone training script for a model experiment (see the module docstring).
+
+    ``read_data=False`` (the dashboard) never reads a dataset: a schedule whose length
+    depends on a training-set size the problem does not know up front is not exported."""
     for run in spec.runs:
         _check_run(run)
     epochs, batch_size = (
@@ -230,7 +246,7 @@ def model_script(spec: ExperimentSpec, problem: ModelProblem) -> str:
         for r in spec.runs
         for o in (r.optimizer, optimizers.innermost(r.optimizer))
     )
-    n_train = problem.train_size(spec.seed) if needs_length else 0
+    n_train = _train_size(spec, problem, read_data) if needs_length else 0
     steps = epochs * math.ceil(n_train / batch_size) if n_train else 0
     lines = header(spec)
     _imports(lines, "import math", [*piece.std_imports, "from fnmatch import fnmatchcase"])

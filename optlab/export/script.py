@@ -18,13 +18,15 @@ from optlab.problem import ModelProblem, Surface
 from optlab.spec import ExperimentSpec
 
 
-def export_script(spec: ExperimentSpec) -> str:
-    """The standalone script for ``spec``; NotImplementedError where export is not possible."""
+def export_script(spec: ExperimentSpec, *, read_data: bool = True) -> str:
+    """The standalone script for ``spec``; NotImplementedError where export is not possible.
+
+    ``read_data=False`` never opens a dataset (see :func:`model_script`)."""
     problem = spec.problem.build()
     if isinstance(problem, Surface):
         return surface_script(spec, problem)
     if isinstance(problem, ModelProblem):
-        return model_script(spec, problem)
+        return model_script(spec, problem, read_data)
     raise NotImplementedError(f"{problem.name} is neither a surface nor a model problem")
 
 

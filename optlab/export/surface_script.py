@@ -89,7 +89,7 @@ def surface_script(spec: ExperimentSpec, problem: Surface) -> str:
         f"MODES = {modes!r}",
         "",
         "",
-        f'def f(x, y):\n    """{problem.title}: {problem.formula}"""',
+        f"def f(x, y):\n    {f'{problem.title}: {problem.formula}'!r}",
         textwrap.indent(problem.code(), "    "),
         "",
         "",

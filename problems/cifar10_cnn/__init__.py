@@ -24,6 +24,8 @@ from optlab.problem import (
     ModelData,
     ModelParams,
     ModelProblem,
+    check_data_dir,
+    field_validator,
 )
 
 from . import data as cifar
@@ -42,6 +44,13 @@ class Cifar10CnnParams(ModelParams):
     download: bool = Field(False, description="download CIFAR-10 into data_dir when missing")
     train_limit: int | None = Field(None, ge=1, description="use only the first N training images")
     val_limit: int | None = Field(None, ge=1, description="use only the first N test images")
+
+    @field_validator("data_dir")
+    @classmethod
+    def _usable_path(cls, value: str | None) -> str | None:
+        if value is not None and "\x00" in value:
+            raise ValueError("a folder path cannot contain a NUL character")
+        return value
 
 
 class CifarCNN(nn.Module):
@@ -95,7 +104,10 @@ class Cifar10Source(DataSource):
     ) -> Path:
         kwargs = {"url": url} if url else {}
         return cifar.download_cifar10(
-            dest, progress=False, progress_callback=progress_callback, **kwargs
+            check_data_dir(dest, download=True),
+            progress=False,
+            progress_callback=progress_callback,
+            **kwargs,
         )
 
 
@@ -116,10 +128,30 @@ class Cifar10Cnn(ModelProblem):
     def data_source(cls) -> DataSource:
         return Cifar10Source()
 
+    def _root(self) -> Path:
+        """The folder this spec reads, checked against the server's data folders: a
+        download goes only under $OPTLAB_HOME/data or OPTLAB_DATA_ROOTS, and with
+        OPTLAB_DATA_ROOTS set reading stays inside those (or the bundled sample)."""
+        p = self.params
+        root = cifar.folder(p.data_dir, download=p.download)
+        env = cifar.data_dir()
+        extra = (cifar.sample_dir(), *([env] if env is not None else []))
+        download = p.download and not cifar.is_complete(root)
+        return check_data_dir(root, download=download, extra=extra)
+
+    def known_train_size(self, seed: int) -> int | None:
+        """The bundled sample's or the official download's size, known without reading."""
+        p = self.params
+        root = cifar.folder(p.data_dir, download=p.download)
+        n = cifar.known_train_size(root)
+        if n is None:
+            return None
+        return min(n, p.train_limit) if p.train_limit is not None else n
+
     def _load(self) -> cifar.Cifar10:
         p = self.params
         return cifar.load_cifar10(
-            p.data_dir,
+            self._root(),
             download=p.download,
             progress=False,
             limit_train=p.train_limit,

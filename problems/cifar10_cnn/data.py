@@ -46,6 +46,9 @@ __all__ = [
     "data_dir",
     "default_download_root",
     "download_cifar10",
+    "folder",
+    "is_complete",
+    "known_train_size",
     "load_cifar10",
     "normalize",
     "read_batch",
@@ -100,8 +103,39 @@ def default_download_root() -> Path:
     return Path(home).expanduser() / "data"
 
 
-def _is_complete(root: Path) -> bool:
+def is_complete(root: Path) -> bool:
+    """Whether ``root/cifar-10-batches-py`` holds every batch file."""
     return all(p.is_file() for p in required_files(root / BATCH_DIR))
+
+
+_is_complete = is_complete
+
+#: training images in the bundled sample and in the official (md5-checked) download
+SAMPLE_TRAIN_SIZE = 5085
+OFFICIAL_TRAIN_SIZE = 50_000
+
+
+def folder(root: str | Path | None, *, download: bool = False) -> Path:
+    """The resolved folder ``load_cifar10(root, download=...)`` reads; :class:`DataError`
+    (naming it) when the path is unusable (a NUL, a symlink loop, an unknown ``~user``)."""
+    if root is None or str(root) == "":
+        root = data_dir()
+        if root is None:
+            root = default_download_root() if download else sample_dir()
+    try:
+        return Path(root).expanduser().resolve()
+    except (OSError, RuntimeError, ValueError) as exc:
+        raise DataError(f"{str(root)!r}: not a usable folder ({exc})") from None
+
+
+def known_train_size(root: Path) -> int | None:
+    """Training images in ``root`` when known without reading a file: the bundled sample's,
+    or the official count in the download folder (filled only by the md5-checked archive)."""
+    if root == sample_dir():
+        return SAMPLE_TRAIN_SIZE
+    if root == folder(default_download_root()):
+        return OFFICIAL_TRAIN_SIZE
+    return None
 
 
 @functools.lru_cache(maxsize=8)
@@ -145,11 +179,7 @@ def load_cifar10(
     """
     _check_limit("limit_train", limit_train)
     _check_limit("limit_test", limit_test)
-    if root is None:
-        root = data_dir()
-        if root is None:
-            root = default_download_root() if download else sample_dir()
-    root = Path(root).expanduser().resolve()
+    root = folder(root, download=download)
     source = SAMPLE_SOURCE if root == sample_dir() else str(root)
 
     if download and not _is_complete(root):

@@ -32,10 +32,7 @@ class Cifar10CnnParams(Protocol):
 
 def data_root(p: Cifar10CnnParams) -> Path:
     """The folder the engine reads (data_dir, else OPTLAB_DATA_DIR, else the bundled sample)."""
-    root = p.data_dir or cifar.data_dir()
-    if root is None:
-        root = cifar.default_download_root() if p.download else cifar.sample_dir()
-    return Path(root).expanduser().resolve()
+    return cifar.folder(p.data_dir, download=p.download)
 
 
 def export_code(p: Cifar10CnnParams, model: type) -> ExportCode:

@@ -7,7 +7,14 @@ from typing import Any
 
 import streamlit as st
 
-from optlab.problem import DataSource, ModelProblem, get_problem, list_problems
+from optlab.problem import (
+    DataError,
+    DataSource,
+    ModelProblem,
+    check_data_dir,
+    get_problem,
+    list_problems,
+)
 from optlab.ui.forms import downloads
 from optlab.ui.forms.problem_form import problem_fields
 from optlab.ui.forms.widgets import seed
@@ -98,8 +105,16 @@ def data_source(page: str, problem: dict[str, Any], source: DataSource) -> dict[
         return {"data_dir": str(downloads.target(source)), "download": True}
     fkey = f"{key}:folder"
     seed(fkey, str(problem.get("data_dir") or source.env_dir() or ""))
-    folder = st.text_input(f"Folder holding {source.folder_content}", key=fkey)
-    return {"data_dir": folder.strip()} if folder.strip() else {}
+    folder = st.text_input(f"Folder holding {source.folder_content}", key=fkey).strip()
+    if not folder:
+        return {}
+    env = source.env_dir()
+    try:  # with OPTLAB_DATA_ROOTS set, a shared server reads only inside those folders
+        check_data_dir(folder, download=False, extra=(source.sample_dir(), *([env] if env else [])))
+    except DataError as exc:
+        st.error(f"problem.data_dir: {exc}")
+        return {}
+    return {"data_dir": folder}
 
 
 def model_setup(page: str, draft: dict[str, Any]) -> type[ModelProblem]:

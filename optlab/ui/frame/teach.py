@@ -25,11 +25,12 @@ def optimizer_teach(name: str) -> None:
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def script_for(spec_json: str) -> str:
-    """The standalone script of a validated spec (cached: export is pure)."""
+    """The standalone script of a validated spec (cached: export is pure).  Rendering never
+    reads a dataset (``read_data=False``): a data folder is the user's, not the server's."""
     from optlab.export.script import export_script
     from optlab.spec import parse_spec
 
-    return export_script(parse_spec(spec_json))
+    return export_script(parse_spec(spec_json), read_data=False)
 
 
 def script_or_reason(spec: Any) -> tuple[str | None, str | None]:
