@@ -297,3 +297,40 @@ def test_uploading_a_spec_fills_the_form(dashboard_url: str, page: Any, tmp_path
     page.locator("input[type=file]").set_input_files(str(bad))
     expect_text = page.get_by_text("is not a valid spec")
     wait_until(page, lambda: expect_text.count() > 0, 30, "the upload's error message")
+
+
+DASHES = """() => Array.from(document.querySelectorAll('.optlab-live-chart.js-plotly-plot'))
+  .flatMap(el => (el._fullData || []).filter(t => t.mode === 'lines').map(t => ({
+    name: t.name, dash: (t.line || {}).dash, color: (t.line || {}).color,
+    n: t.x ? t.x.length : 0,
+  })))"""
+
+
+def test_averaged_path_and_effective_lr_are_dashed_lines(dashboard_url: str, page: Any) -> None:
+    """Issue 9: a Schedule-Free run with warm-up, through the real worker and store."""
+    draft = {
+        "name": "averaged and effective",
+        "problem": {"name": "rosenbrock"},
+        "steps": 300,
+        "runs": [
+            {
+                "label": "SF",
+                "optimizer": {"name": "ScheduleFreeAdamW", "lr": 0.01, "warmup_steps": 50},
+            }
+        ],
+    }
+    page.goto(f"{dashboard_url}/?{share.share_query(draft=draft)}")
+    wait_until(page, lambda: url_form(page).get("name") == draft["name"], 60, "the form")
+    run(page)
+    wait_until(
+        page, lambda: "finished" in status(page) and "running" not in status(page), 90, "the end"
+    )
+
+    def lines() -> dict[str, dict[str, Any]]:
+        return {t["name"]: t for t in page.evaluate(DASHES)}
+
+    wait_until(page, lambda: lines().get("SF (averaged)", {}).get("n") == 301, 30, "the path")
+    drawn = lines()
+    assert drawn["SF (averaged)"]["dash"] == "dash"
+    assert drawn["SF (averaged)"]["color"] == drawn["SF"]["color"]
+    assert drawn["SF (effective)"]["dash"] == "dash"

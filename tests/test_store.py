@@ -400,3 +400,111 @@ def test_store_modules_import_one_way() -> None:
             elif isinstance(node, ast.Import):
                 imported |= {a.name for a in node.names}
         assert "optlab.store.db" not in imported, path.name
+
+
+# ------------------------------------------------- issue 9: averaged points, effective lr
+
+SCALED = {
+    "problem": {"name": "rosenbrock"},
+    "steps": 120,
+    "runs": [
+        {"label": "SF", "optimizer": {"name": "ScheduleFreeAdamW", "lr": 0.01, "warmup_steps": 30}},
+        {"label": "Prodigy", "optimizer": {"name": "Prodigy"}},
+        {"label": "SGD", "optimizer": {"name": "SGD", "lr": 0.001}},
+    ],
+}
+SCALED_MODEL = {
+    **MODEL,
+    "runs": [
+        {
+            "label": "DAdapt",
+            "optimizer": {"name": "DAdaptAdam"},
+            "param_groups": [{"params": "layer1.*", "frozen": True, "unfreeze_at_step": 4}],
+        },
+        {"label": "SF", "optimizer": {"name": "ScheduleFreeSGD", "lr": 0.01, "warmup_steps": 5}},
+    ],
+}
+
+
+def test_eval_params_and_effective_lr_round_trip_through_the_store(store: Store) -> None:
+    exp_id, direct = stored_via_engine(store, SCALED)
+    sf, prodigy, sgd = direct["runs"]
+    assert "eval_params" in sf and "effective_lr" in sf and "effective_lr" in prodigy
+    assert "eval_params" not in sgd and "effective_lr" not in sgd
+    assert store.result_json(exp_id) == direct
+    rows = store.steps_since(exp_id, 0, 10, limit=3)
+    assert rows.eval_params is not None and rows.eval_params.tolist() == sf["eval_params"][10:13]
+    assert rows.effective_lr is not None and rows.effective_lr[:, 0].tolist() == [
+        row[0] for row in sf["effective_lr"][10:13]
+    ]
+    decimated = store.series(exp_id, 1, max_points=10)
+    assert decimated.effective_lr is not None and len(decimated.effective_lr) == len(decimated)
+    plain = store.steps_since(exp_id, 2)
+    assert plain.eval_params is None and plain.effective_lr is None
+    assert "effective_lr" in rows.to_dict() and "eval_params" not in plain.to_dict()
+
+
+def test_effective_lr_round_trips_for_a_model_with_a_late_group(store: Store) -> None:
+    exp_id, direct = stored_via_engine(store, SCALED_MODEL)
+    assert store.result_json(exp_id) == direct
+    first = direct["runs"][0]["effective_lr"]
+    assert first[0][1] is None and first[4][1] == first[4][0]  # joins at step 4
+
+
+def test_store_result_keeps_eval_params_and_effective_lr(store: Store) -> None:
+    spec = parse_spec(SCALED)
+    result = run_experiment(spec)
+    exp_id = store.store_result(spec, result)
+    assert store.result_json(exp_id) == result
+
+
+def test_export_csv_has_the_averaged_point_and_the_effective_lr(
+    store: Store, tmp_path: Path
+) -> None:
+    exp_id, direct = stored_via_engine(store, SCALED)
+    store.export_csv(exp_id, tmp_path / "csv")
+    lines = (tmp_path / "csv" / "0_SF.csv").read_text().splitlines()
+    assert (
+        lines[0] == "step,loss,lr[default],grad_norm,time,x,y,eval_x,eval_y,effective_lr[default]"
+    )
+    cells = lines[1 + 7].split(",")
+    assert [float(v) for v in cells[7:9]] == direct["runs"][0]["eval_params"][7]
+    assert float(cells[9]) == direct["runs"][0]["effective_lr"][7][0] == 0.01 * 8 / 30
+    sgd = (tmp_path / "csv" / "2_SGD.csv").read_text().splitlines()
+    assert sgd[0] == "step,loss,lr[default],grad_norm,time,x,y"
+
+
+def test_a_version_1_store_file_migrates_and_takes_the_new_records(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A store written by the optlab before schema 2: its rows read as before, new runs
+    store their averaged points and effective lrs in the same file."""
+    path = tmp_path / "v1.db"
+    with monkeypatch.context() as m:
+        m.setattr(store_schema, "MIGRATIONS", store_schema.MIGRATIONS[:1])
+        m.setattr(store_schema, "SCHEMA_VERSION", 1)
+        old = Store(path)
+        exp_id = old.create_experiment(synthetic_spec(runs=1, steps=3), status="finished")
+        pk = old.pk(exp_id)
+        lr = np.array([1e-3]).astype("<f8").tobytes()
+        with old._tx() as conn:  # what schema 1's write_batch wrote: 9 columns
+            conn.executemany(
+                "INSERT INTO steps VALUES (?,?,?,?,?,?,?,?,?)",
+                [(pk, 0, s, 10.0 - s, lr, -1.0 + s, 1.0, 2.0, s / 10) for s in range(3)],
+            )
+            conn.execute("UPDATE runs SET status = 'finished', steps_done = 3")
+        old.close()
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 1
+    store = Store(path)
+    try:
+        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        rows = store.steps_since(exp_id, 0)
+        assert rows.loss.tolist() == [10.0, 9.0, 8.0] and rows.lr.tolist() == [[1e-3]] * 3
+        assert rows.params is not None and rows.params[:, 0].tolist() == [-1.0, 0.0, 1.0]
+        assert rows.eval_params is None and rows.effective_lr is None
+        run = store.result_json(exp_id)["runs"][0]
+        assert run["loss"] == [10.0, 9.0, 8.0] and "eval_params" not in run
+        new_id, direct = stored_via_engine(store, SCALED)
+        assert store.result_json(new_id) == direct
+    finally:
+        store.close()

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pydantic import BaseModel
 
+from optlab.catalog import _effective_lr
 from optlab.catalog import _optimizer_docs as docs
 from optlab.catalog import _optimizer_facts as facts
 from optlab.catalog._optimizer_facts import EXCLUDED
@@ -69,6 +70,20 @@ class OptimizerInfo:
     def params_model(self) -> type[BaseModel]:
         """Strict pydantic model of :attr:`params` (built on first use: ~3 ms each)."""
         return params_model(f"{self.name}Params", self.params)
+
+    @property
+    def scales_lr(self) -> bool:
+        """The optimizer may apply another lr than its groups' (see :meth:`effective_lr`)."""
+        return self.name in _effective_lr.ACCESSORS
+
+    def effective_lr(self, optimizer: Any) -> list[float] | None:
+        """The lr each group's next ``step()`` applies, read from ``optimizer`` (this class,
+        its gradient in place): D-Adaptation/Prodigy ``d·lr``, Schedule-Free's warm-up,
+        Ranger21's warm-up/warm-down (:mod:`optlab.catalog._effective_lr`).  None when this
+        optimizer, with its settings, applies the group ``lr`` as is.
+        """
+        accessor = _effective_lr.ACCESSORS.get(self.name)
+        return None if accessor is None else accessor(optimizer)
 
     @property
     def qualified_name(self) -> str:

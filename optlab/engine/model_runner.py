@@ -32,7 +32,10 @@ class _Run(RunState):
     def __init__(self, index: int, model: torch.nn.Module, opt: RunOptimizer | None, error: str):
         super().__init__(index, opt, error)
         self.model = model
-        self.pending: list[tuple[int, torch.Tensor, torch.Tensor, list[float], float]] = []
+        #: (step, loss, grad norm, lrs, time, effective lrs or None), per update not flushed yet
+        self.pending: list[
+            tuple[int, torch.Tensor, torch.Tensor, list[float], float, list[float] | None]
+        ] = []
         self.epochs: list[EpochMetrics] = []
         self.epoch_loss_sum: torch.Tensor | float = 0.0
 
@@ -119,6 +122,7 @@ class ModelRunner(LockstepRunner):
             norm = torch.nn.utils.clip_grad_norm_(params, clip)
         else:
             norm = torch.nn.utils.get_total_norm([p.grad for p in params if p.grad is not None])
+        effective = opt.effective_lrs()  # the gradient the step sees is in place
         if opt.needs_closure:
             # torch types the closure as returning float; it returns the loss tensor
             opt.optimizer.step(closure)  # type: ignore[arg-type]
@@ -126,7 +130,7 @@ class ModelRunner(LockstepRunner):
             opt.optimizer.step()
         loss = loss.detach()
         r.epoch_loss_sum = r.epoch_loss_sum + loss * y.shape[0]
-        r.pending.append((t, loss, norm.detach(), lrs, elapsed))
+        r.pending.append((t, loss, norm.detach(), lrs, elapsed, effective))
         if opt.interval == "step":
             opt.schedule_step({"loss": float(loss)} if opt.needs_metric else {})
 
@@ -179,6 +183,11 @@ class ModelRunner(LockstepRunner):
         norm = torch.stack([p[2] for p in r.pending]).float().cpu().numpy().astype(np.float64)
         lr = np.array([p[3] for p in r.pending], dtype=np.float64)
         times = np.array([p[4] for p in r.pending])
+        effective = (
+            np.array([p[5] for p in r.pending], dtype=np.float64)
+            if r.opt is not None and r.opt.scales_lr
+            else None
+        )
         r.pending = []
         bad = np.flatnonzero(~np.isfinite(loss))
         if bad.size and r.status in ("running", "finished"):
@@ -187,10 +196,11 @@ class ModelRunner(LockstepRunner):
             r.message = f"diverged at step {steps[cut]}: the loss became non-finite"
             r.epochs = [m for m in r.epochs if m.epoch * self.steps_per_epoch <= steps[cut]]
             loss, norm, lr, times = loss[:cut], norm[:cut], lr[:cut], times[:cut]
+            effective = effective[:cut] if effective is not None else None
         if not len(loss):
             return None
         r.steps_done = steps[0] + len(loss)
-        return StepChunk(r.index, steps[0], loss, lr, norm, times)
+        return StepChunk(r.index, steps[0], loss, lr, norm, times, effective_lr=effective)
 
     def flush(self) -> Batch:
         batch = Batch(progress=self.progress())

@@ -31,7 +31,9 @@ class StepChunk:
     ``start+i`` (NaN while a frozen group has not joined the optimizer yet);
     ``params`` is the point where that update's gradient was taken (2-D only);
     ``eval_params`` the point ``optimizer.eval()`` gives at that moment, for optimizers
-    with train/eval modes (Schedule-Free, SPlus), else None.
+    with train/eval modes (Schedule-Free, SPlus), else None; ``effective_lr[i, g]`` the lr
+    group ``g``'s update ``start+i`` really applied, for optimizers that scale the group lr
+    internally (D-Adaptation, Prodigy, Schedule-Free warm-up, Ranger21), else None.
     """
 
     run: int
@@ -42,6 +44,7 @@ class StepChunk:
     time: np.ndarray
     params: np.ndarray | None = None
     eval_params: np.ndarray | None = None
+    effective_lr: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.loss.shape[0])
@@ -89,6 +92,11 @@ def _num(x: float) -> float | None:
     return x if math.isfinite(x) else None
 
 
+def _lr_rows(lr: np.ndarray) -> list[list[float | None]]:
+    """Per-step lists of per-group values, JSON-safe."""
+    return [[_num(v) for v in step] for step in lr.reshape(len(lr), -1)] if len(lr) else []
+
+
 @dataclass
 class _RunAccumulator:
     label: str
@@ -134,9 +142,10 @@ class ResultCollector:
         for acc in self.runs:
             lr = acc.concat("lr")
             row: dict[str, Any] = {"label": acc.label, "status": acc.status, "groups": acc.groups}
-            row["lr"] = (
-                [[_num(v) for v in step] for step in lr.reshape(len(lr), -1)] if len(lr) else []
-            )
+            row["lr"] = _lr_rows(lr)
+            effective = acc.concat("effective_lr")
+            if effective.size and not lr_only:
+                row["effective_lr"] = _lr_rows(effective)
             if not lr_only:
                 loss = acc.concat("loss")
                 row["loss"] = [_num(v) for v in loss]

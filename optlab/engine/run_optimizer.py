@@ -83,6 +83,13 @@ class RunOptimizer:
         stepping = optimizers.get_info(optimizers.innermost(run.optimizer).name)
         self.needs_closure = stepping.needs_closure  # Lookahead steps its inner optimizer
         self.modal: Any = _innermost_object(self.optimizer) if stepping.train_eval_modes else None
+        self._stepping = stepping
+        #: whether the optimizer applies another lr than its groups' (checked once, on the
+        #: settings: D-Adaptation, Prodigy, Schedule-Free warm-up, Ranger21's schedule)
+        self.scales_lr = (
+            stepping.scales_lr
+            and stepping.effective_lr(_innermost_object(self.optimizer)) is not None
+        )
 
     # ------------------------------------------------------------------ train/eval modes
 
@@ -117,6 +124,15 @@ class RunOptimizer:
         """lr of every group column; NaN for a group that has not joined yet."""
         current = [float(g.get("lr", math.nan)) for g in self.optimizer.param_groups]
         return current + [math.nan] * (len(self.plan.names) - len(current))
+
+    def effective_lrs(self) -> list[float] | None:
+        """The lr the next ``step()`` applies per group column (NaN for a group not joined
+        yet), or None when it applies the group lrs as they are.  Call it with the step's
+        gradient in place (after clipping), right before ``optimizer.step()``."""
+        if not self.scales_lr:
+            return None
+        values = self._stepping.effective_lr(_innermost_object(self.optimizer)) or []
+        return [float(v) for v in values] + [math.nan] * (len(self.plan.names) - len(values))
 
     def join_groups(self, step: int) -> bool:
         """Before update ``step``: add the groups that unfreeze now.  True if any did."""

@@ -64,6 +64,8 @@ class SurfaceRunner(LockstepRunner):
         self.time = np.zeros(self.steps)
         #: the averaged point of runs whose optimizer has train/eval modes (else NaN)
         self.eval_params = np.full((self.steps, n, 2), np.nan)
+        #: the lr each group's update applied, for optimizers that scale the group lr (else NaN)
+        self.effective_lr = np.full((self.steps, n, n_groups), np.nan)
 
     # ------------------------------------------------------------------ stepping
 
@@ -140,6 +142,11 @@ class SurfaceRunner(LockstepRunner):
         assert opt is not None
         clip = self.spec.runs[r.index].clip_grad_norm
         try:
+            if clip is not None and not opt.needs_closure:
+                torch.nn.utils.clip_grad_norm_([r.xy], clip)
+            effective = opt.effective_lrs()  # the gradient the step sees is in place
+            if effective is not None:
+                self.effective_lr[t, r.index, : len(effective)] = effective
             if opt.needs_closure:
 
                 @torch.enable_grad()  # some optimizers call the closure under no_grad
@@ -154,8 +161,6 @@ class SurfaceRunner(LockstepRunner):
                 # torch types the closure as returning float; it returns the loss tensor
                 opt.optimizer.step(closure)  # type: ignore[arg-type]
             else:
-                if clip is not None:
-                    torch.nn.utils.clip_grad_norm_([r.xy], clip)
                 opt.optimizer.step()
             opt.schedule_step({"loss": float(self.loss[t, r.index])})
         except Exception as exc:
@@ -201,6 +206,11 @@ class SurfaceRunner(LockstepRunner):
                         eval_params=(
                             self.eval_params[sl, r.index].copy()
                             if r.opt is not None and r.opt.modal is not None
+                            else None
+                        ),
+                        effective_lr=(
+                            self.effective_lr[sl, r.index, :n_groups].copy()
+                            if r.opt is not None and r.opt.scales_lr
                             else None
                         ),
                     )

@@ -58,6 +58,21 @@ __all__ = [
 ]
 
 
+#: the ``steps`` columns in the order :meth:`Store.write_batch` fills them
+STEP_COLUMNS = "exp, run, step, loss, lr, x, y, grad_norm, time, eval_x, eval_y, effective_lr"
+
+
+_STEP_MARKS = ",".join("?" * len(STEP_COLUMNS.split(",")))
+
+
+def _columns(points: np.ndarray | None, n: int) -> tuple[list[Any], list[Any]]:
+    """x and y of (n, 2) points as lists, or NULLs."""
+    if points is None:
+        return [None] * n, [None] * n
+    xy = np.asarray(points, dtype=np.float64).reshape(n, 2)
+    return xy[:, 0].tolist(), xy[:, 1].tolist()
+
+
 def _quoted(statuses: Iterable[str]) -> str:
     """Fixed status names as an SQL list: ``'queued','running'``."""
     return ",".join(f"'{s}'" for s in statuses)
@@ -132,11 +147,13 @@ class Store(Queries):
             if not n:
                 continue
             lr = np.ascontiguousarray(np.asarray(c.lr, dtype="<f8").reshape(n, -1))
-            if c.params is not None:
-                xy = np.asarray(c.params, dtype=np.float64).reshape(n, 2)
-                xs, ys = xy[:, 0].tolist(), xy[:, 1].tolist()
+            xs, ys = _columns(c.params, n)
+            eval_xs, eval_ys = _columns(c.eval_params, n)
+            if c.effective_lr is not None:
+                eff = np.ascontiguousarray(np.asarray(c.effective_lr, dtype="<f8").reshape(n, -1))
+                effective: list[bytes | None] = [r.tobytes() for r in eff]
             else:
-                xs = ys = [None] * n
+                effective = [None] * n
             step_rows += zip(
                 repeat(pk, n),
                 repeat(c.run, n),
@@ -147,13 +164,17 @@ class Store(Queries):
                 ys,
                 np.asarray(c.grad_norm, dtype=np.float64).tolist(),
                 np.asarray(c.time, dtype=np.float64).tolist(),
+                eval_xs,
+                eval_ys,
+                effective,
                 strict=True,
             )
             ends[c.run] = max(ends.get(c.run, 0), c.start + n)
         with self._tx() as conn:
             if step_rows:
                 conn.executemany(
-                    "INSERT OR REPLACE INTO steps VALUES (?,?,?,?,?,?,?,?,?)", step_rows
+                    f"INSERT OR REPLACE INTO steps ({STEP_COLUMNS}) VALUES ({_STEP_MARKS})",
+                    step_rows,
                 )
                 conn.executemany(
                     "UPDATE runs SET steps_done = MAX(steps_done, ?) WHERE exp = ? AND idx = ?",

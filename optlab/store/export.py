@@ -87,6 +87,8 @@ def stored_batch(store: StoredExperiments, exp_id: str) -> Batch:
                     rows.grad_norm,
                     rows.time,
                     rows.params,
+                    eval_params=rows.eval_params,
+                    effective_lr=rows.effective_lr,
                 )
             )
     for m in store.epochs(exp_id):
@@ -161,7 +163,13 @@ def export_csv(store: StoredExperiments, exp_id: str, folder: Path) -> list[Path
         with open(path, "w", newline="", encoding="utf-8") as fh:
             out = csv.writer(fh)
             head = ["step", "loss", *[f"lr[{g}]" for g in groups], "grad_norm", "time"]
-            out.writerow(head + (["x", "y"] if rows.params is not None else []))
+            if rows.params is not None:
+                head += ["x", "y"]
+            if rows.eval_params is not None:
+                head += ["eval_x", "eval_y"]
+            if rows.effective_lr is not None:
+                head += [f"effective_lr[{g}]" for g in groups]
+            out.writerow(head)
             for i in range(len(rows)):
                 line = [
                     int(rows.step[i]),
@@ -170,8 +178,9 @@ def export_csv(store: StoredExperiments, exp_id: str, folder: Path) -> list[Path
                     _cell(rows.grad_norm[i]),
                     _cell(rows.time[i]),
                 ]
-                if rows.params is not None:
-                    line += [_cell(rows.params[i, 0]), _cell(rows.params[i, 1])]
+                for extra in (rows.params, rows.eval_params, rows.effective_lr):
+                    if extra is not None:
+                        line += map(_cell, extra[i])
                 out.writerow(line)
         written.append(path)
     epochs = store.epochs(exp_id)
@@ -210,6 +219,13 @@ def _arr(values: list[Any]) -> np.ndarray:
     return np.array([math.nan if v is None else v for v in values], dtype=np.float64)
 
 
+def _rows(values: list[list[Any]], n: int) -> np.ndarray:
+    """Per-step lists (lr per group, a point) as an (n, k) array; None becomes NaN."""
+    return np.array(
+        [[math.nan if v is None else v for v in row] for row in values], dtype=np.float64
+    ).reshape(n, -1)
+
+
 def result_batch(result: dict[str, Any]) -> Batch:
     """A result JSON back as one :class:`Batch`; None values become NaN."""
     batch = Batch(progress=1.0)
@@ -217,11 +233,9 @@ def result_batch(result: dict[str, Any]) -> Batch:
         loss = _arr(run.get("loss", []))
         n = len(loss)
         if n:
-            lr = np.array(
-                [[math.nan if v is None else v for v in row] for row in run.get("lr", [])],
-                dtype=np.float64,
-            ).reshape(n, -1)
+            lr = _rows(run.get("lr", []), n)
             params = run.get("params")
+            eval_params = run.get("eval_params")
             batch.chunks.append(
                 StepChunk(
                     i,
@@ -230,7 +244,11 @@ def result_batch(result: dict[str, Any]) -> Batch:
                     lr,
                     _arr(run.get("grad_norm", [None] * n)),
                     np.full(n, math.nan),
-                    np.array(params, dtype=np.float64).reshape(n, 2) if params else None,
+                    _rows(params, n) if params else None,
+                    eval_params=_rows(eval_params, n) if eval_params else None,
+                    effective_lr=(
+                        _rows(run["effective_lr"], n) if run.get("effective_lr") else None
+                    ),
                 )
             )
         for m in run.get("epochs", []):

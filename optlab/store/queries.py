@@ -14,7 +14,7 @@ import math
 from typing import Any
 
 from optlab.store.connection import Connections
-from optlab.store.values import StepRows, UnknownExperiment, rows_to_steps
+from optlab.store.values import STEP_READ, StepRows, UnknownExperiment, rows_to_steps
 
 
 class Queries(Connections):
@@ -102,7 +102,7 @@ class Queries(Connections):
     ) -> StepRows:
         """Steps ``>= since`` of one run, in order (the live tail)."""
         rows = self.conn.execute(
-            "SELECT step, loss, lr, x, y, grad_norm, time FROM steps"
+            f"SELECT {STEP_READ} FROM steps"
             " WHERE exp = ? AND run = ? AND step >= ? ORDER BY step LIMIT ?",
             (self.pk(exp_id), run, since, -1 if limit is None else limit),
         ).fetchall()
@@ -118,7 +118,7 @@ class Queries(Connections):
             return rows_to_steps([])
         every = max(1, math.ceil((last + 1 - since) / max(1, max_points)))
         rows = self.conn.execute(
-            "SELECT step, loss, lr, x, y, grad_norm, time FROM steps"
+            f"SELECT {STEP_READ} FROM steps"
             " WHERE exp = ? AND run = ? AND step >= ? AND (step % ? = 0 OR step = ?)"
             " ORDER BY step",
             (pk, run, since, every, last),

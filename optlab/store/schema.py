@@ -13,6 +13,10 @@ Layout, chosen for the UI's reads:
   ``lr`` is the learning rate of every parameter group as little-endian float64
   bytes (NaN for a group that has not joined yet), exact and compact.
   NaN losses are stored as NULL (SQLite has no NaN).
+- version 2 adds nullable step columns: ``eval_x``/``eval_y``, the averaged point of
+  optimizers with train/eval modes (Schedule-Free, SPlus), and ``effective_lr``, the lr
+  each group's update really applied (float64 bytes like ``lr``) for optimizers that
+  scale the group lr; NULL for other runs and in stores written before.
 """
 
 from __future__ import annotations
@@ -84,8 +88,14 @@ CREATE TABLE epochs (
 """
 
 
+SCHEMA_V2 = """
+ALTER TABLE steps ADD COLUMN eval_x REAL;
+ALTER TABLE steps ADD COLUMN eval_y REAL;
+ALTER TABLE steps ADD COLUMN effective_lr BLOB;
+"""
+
 #: SQL scripts, one per version step; statements are split on ";" (keep literals free of it)
-MIGRATIONS: list[str] = [SCHEMA_V1]
+MIGRATIONS: list[str] = [SCHEMA_V1, SCHEMA_V2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

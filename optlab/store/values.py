@@ -60,6 +60,10 @@ class StepRows:
     grad_norm: np.ndarray
     time: np.ndarray
     params: np.ndarray | None  # (n, 2) on 2-D problems
+    #: (n, 2): the averaged point of optimizers with train/eval modes, on 2-D problems
+    eval_params: np.ndarray | None = None
+    #: (n, groups): the lr each group's update applied, for optimizers that scale it
+    effective_lr: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.step.shape[0])
@@ -81,27 +85,46 @@ class StepRows:
             "grad_norm": clean(self.grad_norm),
             "time": clean(self.time),
         }
-        if self.params is not None:
-            out["params"] = clean(self.params)
+        for key in ("params", "eval_params", "effective_lr"):
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = clean(value)
         return out
 
 
+#: the ``steps`` columns :func:`rows_to_steps` reads, in its order
+STEP_READ = "step, loss, lr, x, y, grad_norm, time, eval_x, eval_y, effective_lr"
+
+
+def _points(x: tuple[Any, ...], y: tuple[Any, ...]) -> np.ndarray | None:
+    if all(v is None for v in x):
+        return None
+    return np.array([x, y], dtype=np.float64).T.copy()
+
+
+def _lr_blobs(blobs: tuple[bytes | None, ...]) -> np.ndarray:
+    width = max(len(b) for b in blobs if b is not None) // 8
+    nan_row = np.full(width, np.nan).astype("<f8").tobytes()
+    joined = b"".join(nan_row if b is None else b for b in blobs)
+    return np.frombuffer(joined, dtype="<f8").reshape(len(blobs), -1).astype(np.float64)
+
+
 def rows_to_steps(rows: list[tuple[Any, ...]]) -> StepRows:
+    """Rows of :data:`STEP_READ` as arrays; columns NULL in every row become None."""
     n = len(rows)
     if not n:
         empty = np.zeros(0)
         return StepRows(np.zeros(0, dtype=np.int64), empty, np.zeros((0, 1)), empty, empty, None)
-    step, loss, lr, x, y, grad, tm = zip(*rows, strict=True)
-    lr_arr = np.frombuffer(b"".join(lr), dtype="<f8").reshape(n, -1).astype(np.float64)
-    has_xy = any(v is not None for v in x)
-    params = np.array([x, y], dtype=np.float64).T.copy() if has_xy else None
+    step, loss, lr, x, y, grad, tm, ex, ey, eff = zip(*rows, strict=True)
     return StepRows(
         step=np.array(step, dtype=np.int64),
         loss=np.array(loss, dtype=np.float64),
-        lr=lr_arr,
+        lr=_lr_blobs(lr),
         grad_norm=np.array(grad, dtype=np.float64),
         time=np.array(tm, dtype=np.float64),
-        params=params,
+        params=_points(x, y),
+        eval_params=_points(ex, ey),
+        effective_lr=None if all(b is None for b in eff) else _lr_blobs(eff),
     )
 
 

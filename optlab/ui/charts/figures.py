@@ -58,7 +58,9 @@ def contour_figure(
 ) -> dict[str, Any]:
     """Contour with each run's path, its current point and the known minima.
 
-    ``upto`` (replay) draws every path up to that step.  Traces 0–2 are static.
+    Optimizers with train/eval modes (Schedule-Free, SPlus) also get their averaged point's
+    path, dashed in the run's colour ("… (averaged)").  ``upto`` (replay) draws every path
+    up to that step.  Traces 0–2 are static.
     """
     static, ((x0, x1), (y0, y1)) = contour_base(problem)
     traces: list[dict[str, Any]] = list(static)
@@ -90,6 +92,22 @@ def contour_figure(
                 "hovertemplate": f"{run.label}<br>(%{{x:.4g}}, %{{y:.4g}})<extra></extra>",
             }
         )
+        averaged = run.eval_path(upto)
+        if len(averaged):
+            xs, ys = decimate(averaged[:, 0], averaged[:, 1], max_points)
+            traces.append(
+                {
+                    "type": "scatter",
+                    "mode": "lines",
+                    "x": xs,
+                    "y": ys,
+                    "line": {"color": color, "width": 2.5, "dash": "dash"},
+                    "name": f"{run.label} (averaged)",
+                    "legendgroup": run.label,
+                    "hovertemplate": f"{run.label} averaged point<br>(%{{x:.4g}}, %{{y:.4g}})"
+                    "<extra></extra>",
+                }
+            )
         last = pts[-1:] if len(pts) else np.zeros((0, 2))
         symbol = "x" if run.status == "diverged" else "circle"
         traces.append(
@@ -182,33 +200,31 @@ def change_points(xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarra
 def lr_figure(
     runs: list[RunSeries], *, upto: int | None = None, max_points: int = MAX_POINTS
 ) -> dict[str, Any]:
-    """Learning rate vs step: one line per parameter group, dashed by group."""
+    """Learning rate vs step: one line per parameter group, dashed by group.
+
+    Beside it, dashed and thinner, the lr the optimizer really applied ("… (effective)")
+    where it scales the group lr itself (D-Adaptation, Prodigy, Schedule-Free warm-up,
+    Ranger21's schedule).
+    """
     traces = []
     multi = any(r.lr.shape[1] > 1 for r in runs if r.lr.ndim == 2)
     for run in runs:
         if run.lr.ndim != 2:
             continue
+        color = theme.run_color(run.color_at)
+        effective = run.effective_lr
         for g in range(run.lr.shape[1]):
             group = run.groups[g] if g < len(run.groups) else f"group {g}"
             name = f"{run.label} · {group}" if multi else run.label
+            dash = theme.GROUP_DASHES[g % len(theme.GROUP_DASHES)]
             xs, ys = decimate(*change_points(run.step, run.lr[:, g]), max_points)
-            traces.append(
-                {
-                    "type": "scatter",
-                    "mode": "lines",
-                    "x": xs,
-                    "y": ys,
-                    "line": {
-                        "color": theme.run_color(run.color_at),
-                        "width": 2.5,
-                        "dash": theme.GROUP_DASHES[g % len(theme.GROUP_DASHES)],
-                        "shape": "hv",
-                    },
-                    "name": name,
-                    "hovertemplate": f"{name}<br>step %{{x}}: lr %{{y:.4g}}<extra></extra>",
-                }
-            )
+            traces.append(_lr_trace(xs, ys, name, color, 2.5, dash))
+            if effective is not None and g < effective.shape[1]:
+                xs, ys = decimate(*change_points(run.step, effective[:, g]), max_points)
+                dash = "dot" if dash == "dash" else "dash"
+                traces.append(_lr_trace(xs, ys, f"{name} (effective)", color, 2.0, dash))
     values = [r.lr[np.isfinite(r.lr)] for r in runs if r.lr.size]
+    values += [e[np.isfinite(e)] for r in runs if (e := r.effective_lr) is not None and e.size]
     flat = np.concatenate(values) if values else np.zeros(0)
     log_y = _positive(flat) and float(flat.max()) / float(flat.min()) > 20
     layout = theme.base_layout(xaxis_title="step", yaxis_title="learning rate", log_y=log_y)
@@ -221,6 +237,20 @@ def lr_figure(
     if upto is not None:
         layout["shapes"] = [_vline(upto)]
     return {"data": traces, "layout": layout}
+
+
+def _lr_trace(
+    xs: np.ndarray, ys: np.ndarray, name: str, color: str, width: float, dash: str
+) -> dict[str, Any]:
+    return {
+        "type": "scatter",
+        "mode": "lines",
+        "x": xs,
+        "y": ys,
+        "line": {"color": color, "width": width, "dash": dash, "shape": "hv"},
+        "name": name,
+        "hovertemplate": f"{name}<br>step %{{x}}: lr %{{y:.4g}}<extra></extra>",
+    }
 
 
 def epoch_figure(runs: list[RunSeries], metric: str) -> dict[str, Any]:

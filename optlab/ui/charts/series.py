@@ -29,6 +29,10 @@ class RunSeries:
     loss: np.ndarray = field(default_factory=lambda: np.zeros(0))
     lr: np.ndarray = field(default_factory=lambda: np.zeros((0, 1)))
     params: np.ndarray | None = None  # (n, 2) for 2-D problems
+    #: (n, 2): the averaged point (optimizers with train/eval modes, 2-D problems)
+    eval_params: np.ndarray | None = None
+    #: (n, groups): the lr each group's update applied (optimizers that scale the group lr)
+    effective_lr: np.ndarray | None = None
     time: np.ndarray = field(default_factory=lambda: np.zeros(0))
     epochs: list[dict[str, Any]] = field(default_factory=list)
     final_loss: float | None = None
@@ -55,9 +59,16 @@ class RunSeries:
 
     def path(self, upto: int | None = None) -> np.ndarray:
         """The trajectory as (k, 2) points, including the final point once finished."""
-        if self.params is None or self.params.size == 0:
+        return self._path(self.params, upto)
+
+    def eval_path(self, upto: int | None = None) -> np.ndarray:
+        """The averaged points as (k, 2), ending at the final point (the run is evaluated
+        there, in eval mode) once finished; empty for optimizers without train/eval modes."""
+        return self._path(self.eval_params, upto)
+
+    def _path(self, pts: np.ndarray | None, upto: int | None) -> np.ndarray:
+        if pts is None or pts.size == 0:
             return np.zeros((0, 2))
-        pts = self.params
         if upto is not None:
             return pts[: upto + 1]
         if self.final_params is not None and not self.active:
@@ -71,6 +82,8 @@ class RunSeries:
         lr: np.ndarray,
         params: np.ndarray | None = None,
         time: np.ndarray | None = None,
+        eval_params: np.ndarray | None = None,
+        effective_lr: np.ndarray | None = None,
     ) -> None:
         """Add steps received since the last poll (ignores steps already held)."""
         step = np.asarray(step, dtype=np.int64)
@@ -84,6 +97,14 @@ class RunSeries:
         if params is not None:
             pts = np.asarray(params, dtype=np.float64).reshape(len(step), 2)[keep]
             self.params = pts if self.params is None else np.concatenate([self.params, pts])
+        if eval_params is not None:
+            pts = np.asarray(eval_params, dtype=np.float64).reshape(len(step), 2)[keep]
+            held = self.eval_params
+            self.eval_params = pts if held is None else np.concatenate([held, pts])
+        if effective_lr is not None:
+            eff = np.asarray(effective_lr, dtype=np.float64).reshape(len(step), -1)[keep]
+            held = self.effective_lr
+            self.effective_lr = eff if held is None else _stack_padded(held, eff)
         if time is not None:
             t = np.asarray(time, dtype=np.float64)[keep]
             self.time = np.concatenate([self.time, t])

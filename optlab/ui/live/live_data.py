@@ -122,7 +122,15 @@ def _read_steps(store: Any, exp_id: str, run: RunSeries, steps_done: int) -> Non
     else:
         rows = store.steps_since(exp_id, run.index, since=run.last_step + 1)
     if len(rows):
-        run.append(rows.step, rows.loss, rows.lr, rows.params, rows.time)
+        run.append(
+            rows.step,
+            rows.loss,
+            rows.lr,
+            rows.params,
+            rows.time,
+            eval_params=rows.eval_params,
+            effective_lr=rows.effective_lr,
+        )
 
 
 def summary_rows(data: ExperimentData, threshold: float | None) -> list[dict[str, Any]]:
