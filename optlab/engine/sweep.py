@@ -23,7 +23,6 @@ would; :func:`run_trials` takes any subset of a plan (a worker may get a slice).
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Callable, Iterable
@@ -131,7 +130,8 @@ class TrialResult:
 
 
 def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
-    return json.loads(json.dumps(values, default=str))
+    """Axis values as JSON gives them back (a start point's tuple as a list)."""
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}
 
 
 # --------------------------------------------------------------------------- run dicts
@@ -293,6 +293,7 @@ class _SurfaceBlock:
         n = len(trials)
         self.buffer = torch.tensor(starts, dtype=DTYPE).reshape(n, 2)
         self.grad = torch.zeros((n, 2), dtype=DTYPE)
+        self.points, self.grads = self.buffer.numpy(), self.grad.numpy()  # views, kept current
         self.noise: torch.Tensor | None = None
         if any(v > 0 for v in noises):
             self.noise = torch.empty((steps, n, 2), dtype=DTYPE)
@@ -382,14 +383,15 @@ class _SurfaceBlock:
             assert xy.grad is not None
             self.grad.copy_(xy.grad)
             values = value.detach().numpy()
-            points = self.buffer.numpy()
-            grads = self.grad.numpy()
+            points, grads = self.points, self.grads
             norms = np.hypot(grads[:, 0], grads[:, 1])
             ok = (
                 np.isfinite(values)
                 & np.isfinite(norms)
-                & (points >= self.lo).all(1)
-                & (points <= self.hi).all(1)
+                & (points[:, 0] >= self.lo[0])
+                & (points[:, 0] <= self.hi[0])
+                & (points[:, 1] >= self.lo[1])
+                & (points[:, 1] <= self.hi[1])
             )
             bad = self.active & ~ok
             if bad.any():
@@ -410,17 +412,17 @@ class _SurfaceBlock:
             if not self.active.all():  # ended rows stop counting in shared optimizers
                 self.grad[torch.from_numpy(~self.active)] = 0.0
             for g in live:
-                ended = [i for i in range(g.lo, g.hi) if self.active[i]]
-                if not self._step(g, t, values):
-                    on_done(ended)
+                failed = self._step(g, t, values)
+                if failed:
+                    on_done(failed)
         self._finish(on_done)
         return True
 
-    def _step(self, g: _Group, t: int, values: np.ndarray) -> bool:
-        """One update of the group's optimizer; False if it failed (its rows end)."""
+    def _step(self, g: _Group, t: int, values: np.ndarray) -> list[int]:
+        """One update of the group's optimizer; the rows it ended if it failed."""
         if not self.active[g.lo : g.hi].any():
             g.alive = False
-            return True
+            return []
         opt = g.opt
         assert opt is not None
         try:
@@ -434,28 +436,29 @@ class _SurfaceBlock:
             rows = [i for i in range(g.lo, g.hi) if self.active[i]]
             self._end(rows, "failed", f"step {t}: {type(exc).__name__}: {exc}")
             g.alive = False
-            return False
-        return True
+            return rows
+        return []
 
     def _finish(self, on_done: Callable[[list[int]], None]) -> None:
-        rows = _rows(np.flatnonzero(self.active))
+        """The value at the final point; finished, or diverged at ``steps`` if not finite."""
         with torch.no_grad():
-            final = self.problem.value(self.buffer[:, 0], self.buffer[:, 1]).numpy()
-        points = self.buffer.numpy()
-        self.final = final
+            self.final = self.problem.value(self.buffer[:, 0], self.buffer[:, 1]).numpy()
+        final, points = self.final, self.points
+        good = self.active & np.isfinite(final) & np.isfinite(points).all(1)
+        np.minimum(self.best, np.where(good, final, np.inf), out=self.best)
+        if self.threshold is not None:
+            self.hit[good & (self.hit < 0) & (final <= self.threshold)] = self.steps
+        rows = _rows(np.flatnonzero(self.active))
         for i in rows:
-            self.active[i] = False
-            if np.isfinite(points[i]).all() and math.isfinite(final[i]):
+            if good[i]:
                 self.status[i] = "finished"
-                self.best[i] = min(self.best[i], final[i])
-                if self.threshold is not None and self.hit[i] < 0 and final[i] <= self.threshold:
-                    self.hit[i] = self.steps
             else:
                 self.status[i], self.diverged_at[i] = "diverged", self.steps
                 self.message[i] = (
                     f"diverged at step {self.steps}: "
                     "the loss or the point left the finite, bounded region"
                 )
+        self.active[:] = False
         on_done(rows)
 
     def result(self, i: int) -> TrialResult:
@@ -468,7 +471,7 @@ class _SurfaceBlock:
             final_loss=float(self.final[i]) if finished else None,
             best_loss=best if math.isfinite(best) else None,
             steps_to_threshold=int(self.hit[i]) if self.hit[i] >= 0 else None,
-            final_params=[float(v) for v in self.buffer[i]] if finished else None,
+            final_params=self.points[i].tolist() if finished else None,
             message=self.message[i],
         )
 
@@ -499,7 +502,7 @@ def _run_surface(
     singles: list[Trial] = []
     for trial in trials:
         run_values = {k: v for k, v in trial.values.items() if kinds.get(k) == "run"}
-        run_key = (trial.run, json.dumps(run_values, sort_keys=True, default=str))
+        run_key = (trial.run, repr(sorted(run_values.items())))
         run = run_cache.get(run_key)
         if run is None:
             run = spec.runs[trial.run]
@@ -511,7 +514,7 @@ def _run_surface(
             continue
         block_values = {k: v for k, v in trial.values.items() if kinds.get(k) == "block"}
         noise = float(trial.values.get("problem.noise", spec.problem.kwargs.get("noise", 0.0)))
-        block_key = json.dumps([block_values, noise > 0], sort_keys=True, default=str)
+        block_key = repr((sorted(block_values.items()), noise > 0))
         block = blocks.get(block_key)
         if block is None:
             rep = trial.experiment(spec)

@@ -10,7 +10,6 @@ that ``optlab run`` would validate from its JSON.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -135,7 +134,8 @@ def substitute(spec: ExperimentSpec, run: int, values: dict[str, Any], seed: int
 
 
 def _json_key(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, default=str)
+    """A key telling values apart exactly (repr keeps every float's bits, 1 vs 1.0 vs True)."""
+    return repr(value)
 
 
 def _sample(axis_values: list[Any], limit: int) -> list[Any]:
