@@ -94,8 +94,15 @@ def numpy_adam(starts: np.ndarray, steps: int, lr: float = 0.01) -> np.ndarray:
 def bench_basins(repeats: int, tmp: Path) -> dict[str, float]:
     xs, ys = np.linspace(-2, 2, 100), np.linspace(-1, 3, 100)
     starts = np.array([(x, y) for y in ys for x in xs])
-    big, one, ref = [], [], []
+    from optlab.engine.sweep import run_sweep
+    from optlab.spec import parse_spec
+
+    big, one, ref, in_big, in_one = [], [], [], [], []
     for _ in range(repeats):
+        for n, times in ((100, in_big), (1, in_one)):
+            t0 = time.perf_counter()
+            json.dumps(run_sweep(parse_spec(basin_spec(n))))
+            times.append(time.perf_counter() - t0)
         big.append(command(basin_spec(100), tmp))
         one.append(command(basin_spec(1), tmp))
         t0 = time.perf_counter()
@@ -107,8 +114,10 @@ def bench_basins(repeats: int, tmp: Path) -> dict[str, float]:
         "sweep_1_s": statistics.median(one),
         "marginal_s": marginal,
         "numpy_adam_s": statistics.median(ref),
+        "in_process_marginal_s": statistics.median(in_big) - statistics.median(in_one),
     }
     out["ratio"] = marginal / out["numpy_adam_s"]
+    out["in_process_ratio"] = out["in_process_marginal_s"] / out["numpy_adam_s"]
     return out
 
 

@@ -376,7 +376,8 @@ class _SurfaceBlock:
                         return False
             for g in live:
                 assert g.opt is not None
-                g.opt.join_groups(t)
+                if g.opt.plan.later:  # frozen groups that join later
+                    g.opt.join_groups(t)
             xy = self.buffer.detach().requires_grad_()
             value, loss = self._objective(xy, t)
             loss.sum().backward()
@@ -430,8 +431,9 @@ class _SurfaceBlock:
                 _functional_sgd(opt.optimizer)
             else:
                 opt.optimizer.step()
-            metric = float(values[g.lo]) if g.hi - g.lo == 1 else math.nan
-            opt.schedule_step({"loss": metric})
+            if opt.scheduler is not None:
+                metric = float(values[g.lo]) if g.hi - g.lo == 1 else math.nan
+                opt.schedule_step({"loss": metric})
         except Exception as exc:
             rows = [i for i in range(g.lo, g.hi) if self.active[i]]
             self._end(rows, "failed", f"step {t}: {type(exc).__name__}: {exc}")
