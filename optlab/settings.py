@@ -43,3 +43,13 @@ def max_runs() -> int:
 
 
 MAX_BATCH_SIZE = 4096
+
+
+def max_trials() -> int:
+    """Trials per sweep on a 2-D surface (``OPTLAB_MAX_TRIALS``)."""
+    return env_int("OPTLAB_MAX_TRIALS", 20_000)
+
+
+def max_model_trials() -> int:
+    """Trials per sweep on a model problem (``OPTLAB_MAX_MODEL_TRIALS``)."""
+    return env_int("OPTLAB_MAX_MODEL_TRIALS", 64)

@@ -27,6 +27,7 @@ from pydantic import (
 from optlab import problem as problems
 from optlab.catalog import optimizers, schedulers
 from optlab.settings import MAX_BATCH_SIZE, max_epochs, max_runs, max_steps
+from optlab.sweep_spec import SweepSpec
 
 
 class SpecError(ValueError):
@@ -262,6 +263,7 @@ class ExperimentSpec(_Strict):
     seed: int = Field(0, ge=0, le=2**31 - 1)
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     runs: list[RunSpec] = Field(min_length=1)
+    sweep: SweepSpec | None = Field(None, description="axes of values: `python -m optlab sweep`")
 
     @field_validator("steps")
     @classmethod

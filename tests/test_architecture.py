@@ -19,6 +19,7 @@ RANKS = {
     "optlab.settings": 0,
     "optlab.catalog": 0,
     "optlab.problem": 0,
+    "optlab.sweep_spec": 1,
     "problems": 1,  # plugins: the problem interface, torch and numpy only
     "optlab.spec": 2,
     "optlab.engine": 3,

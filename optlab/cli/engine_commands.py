@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-from optlab.cli.errors import read_spec, write_output
+from optlab.cli.errors import UsageError, read_spec, write_output
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -19,6 +19,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from optlab.engine.experiment import run_experiment
 
     spec = read_spec(args.spec)
+    if spec.sweep is not None:
+        raise UsageError("this spec has a sweep: use `python -m optlab sweep` to run its trials")
     # 2-element surface updates gain nothing from threads; models use torch's default
     torch.set_num_threads(args.threads or (1 if spec.is_surface else torch.get_num_threads()))
     bar = tqdm(
