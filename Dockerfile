@@ -21,6 +21,16 @@ RUN useradd --create-home --uid 1000 optlab \
 WORKDIR /app
 USER 1000:1000
 
+# The image's metadata before the heavy layers: every instruction after them is another
+# layer commit on each rebuild (on vfs storage a full copy of the image), and none of
+# these depend on the source.
+VOLUME ["/data"]
+EXPOSE 8501
+HEALTHCHECK --interval=10s --timeout=5s --start-period=120s --retries=3 \
+    CMD ["python", "/app/scripts/healthcheck.py"]
+# The same start step as `make run` and CI: scripts/serve.sh (headless streamlit).
+CMD ["scripts/serve.sh"]
+
 # Requirements first (torch included), so changing the source does not reinstall them.
 # The same install script as `make run` and CI: scripts/setup.sh.
 # (The index argument comes here, not earlier, so the layers above do not depend on it.)
@@ -33,11 +43,3 @@ RUN PIP_EXTRA_ARGS="--extra-index-url ${TORCH_INDEX}" scripts/setup.sh --no-proj
 # already satisfied, so this step only installs optlab).
 COPY --chown=optlab:optlab . /app/
 RUN PIP_EXTRA_ARGS="--extra-index-url ${TORCH_INDEX}" scripts/setup.sh requirements.txt
-
-VOLUME ["/data"]
-EXPOSE 8501
-HEALTHCHECK --interval=10s --timeout=5s --start-period=120s --retries=3 \
-    CMD ["python", "/app/scripts/healthcheck.py"]
-
-# The same start step as `make run` and CI: scripts/serve.sh (headless streamlit).
-CMD ["scripts/serve.sh"]
