@@ -173,11 +173,11 @@ def test_dashboard_loads_in_chromium(server: Container, page: Any) -> None:
     from playwright.sync_api import expect
 
     page.goto(server.url)
-    expect(page.get_by_role("link", name="Training")).to_be_visible(timeout=60_000)
-    page.goto(f"{server.url}/training")
-    expect(page.get_by_text("Bundled sample").first).to_be_visible(timeout=60_000)
-    assert page.locator("[data-testid='stException']").count() == 0
+    expect(page.get_by_role("button", name="Run").first).to_be_visible(timeout=60_000)
     assert "optlab" in page.title()
+    page.get_by_role("link", name="Training").click()
+    expect(page.get_by_text("Trains on:").first).to_be_visible(timeout=60_000)  # torch loaded
+    assert page.locator("[data-testid='stException']").count() == 0
 
 
 def test_server_runs_as_non_root(server: Container) -> None:
