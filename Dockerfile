@@ -1,31 +1,45 @@
 # optlab demo image. CPU torch by default; a CUDA build with
 #   docker build --build-arg TORCH_INDEX=https://download.pytorch.org/whl/cu128 -t optlab:cuda .
 # and run it with `docker run --gpus all -p 8501:8501 -v optlab-home:/data optlab:cuda`.
+# The port is OPTLAB_PORT (8501); the health check follows it (-e OPTLAB_PORT=8530).
 FROM python:3.11-slim
 
-ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     OPTLAB_HOME=/data \
     OPTLAB_ADDRESS=0.0.0.0 \
     OPTLAB_PORT=8501 \
-    VENV=/opt/venv
+    VENV=/opt/venv \
+    PATH=/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
+# The build and the server run as uid 1000. It owns /app (the editable install writes
+# optlab.egg-info there), the venv and /data (OPTLAB_HOME: the run store, checkpoints).
 RUN useradd --create-home --uid 1000 optlab \
-    && mkdir -p /data /opt/venv \
-    && chown optlab:optlab /data /opt/venv
+    && mkdir -p /app /data /opt/venv \
+    && chown optlab:optlab /app /data /opt/venv
 WORKDIR /app
-COPY --chown=optlab:optlab . /app
 USER 1000:1000
 
-# The same install step as `make run` and CI: scripts/setup.sh (venv + pinned requirements).
-RUN PIP_EXTRA_ARGS="--extra-index-url ${TORCH_INDEX}" scripts/setup.sh requirements.txt
-
+# The image's metadata before the heavy layers: every instruction after them is another
+# layer commit on each rebuild (on vfs storage a full copy of the image), and none of
+# these depend on the source.
 VOLUME ["/data"]
 EXPOSE 8501
-HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
-    CMD ["/opt/venv/bin/python", "-c", "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8501/_stcore/health', timeout=4).read() == b'ok' else 1)"]
-
+HEALTHCHECK --interval=10s --timeout=5s --start-period=120s --retries=3 \
+    CMD ["python", "/app/scripts/healthcheck.py"]
 # The same start step as `make run` and CI: scripts/serve.sh (headless streamlit).
 CMD ["scripts/serve.sh"]
+
+# Requirements first (torch included), so changing the source does not reinstall them.
+# The same install script as `make run` and CI: scripts/setup.sh.
+# (The index argument comes here, not earlier, so the layers above do not depend on it.)
+ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu
+COPY --chown=optlab:optlab requirements.txt /app/
+COPY --chown=optlab:optlab scripts/setup.sh /app/scripts/
+RUN PIP_EXTRA_ARGS="--extra-index-url ${TORCH_INDEX}" scripts/setup.sh --no-project requirements.txt
+
+# The source (see .dockerignore), then the project itself, editable (the requirements are
+# already satisfied, so this step only installs optlab).
+COPY --chown=optlab:optlab . /app/
+RUN PIP_EXTRA_ARGS="--extra-index-url ${TORCH_INDEX}" scripts/setup.sh requirements.txt
