@@ -7,7 +7,7 @@ Skipped when no Docker daemon is reachable; ``OPTLAB_REQUIRE_DOCKER=1`` (CI) mak
 a failure. Containers, the volume and the tag are always removed; the layers below the
 tag stay as the build cache, so the next session rebuilds only what changed
 (``docker image prune`` reclaims them). On a machine without a registry,
-``eval "$(../shared/tools/docker-local.sh up)"`` provides the engine (DESIGN.md §11).
+``eval "$(../shared/tools/docker-local.sh up)"`` provides the engine (see that script's header).
 """
 
 from __future__ import annotations
