@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from optlab import problem as problems
+from optlab import spec_guard
 from optlab.catalog import optimizers, schedulers
 from optlab.settings import MAX_BATCH_SIZE, max_epochs, max_runs, max_steps
 
@@ -31,8 +32,13 @@ class SpecError(ValueError):
     """An invalid spec: ``errors`` holds (field path, message) pairs."""
 
     def __init__(self, errors: list[tuple[str, str]]) -> None:
-        self.errors = errors
+        self.errors = [(path, spec_guard.clip(msg)) for path, msg in errors]
+        errors = self.errors
         super().__init__("\n".join(f"{path}: {msg}" if path else msg for path, msg in errors))
+
+
+#: a name longer than this is not looked up (nor quoted in full)
+_NAME_CHARS = 100
 
 
 class _Strict(BaseModel):
@@ -52,8 +58,12 @@ class _Named(BaseModel):
 
 
 def _revalidate(model: type[BaseModel], values: dict[str, Any]) -> dict[str, Any]:
-    """Validate ``values`` with ``model``; keep only the keys given, in canonical types."""
-    checked = model.model_validate(values)
+    """Validate ``values`` with ``model``; keep only the keys given, in canonical types.
+
+    Strict, as JSON: ``true`` and ``"0.1"`` are not numbers (an integer is a float),
+    and lists fill tuples.  ``values`` passed the gate, so they are plain JSON.
+    """
+    checked = model.model_validate_json(json.dumps(values, allow_nan=False), strict=True)
     return checked.model_dump(include=set(values))
 
 
@@ -64,6 +74,8 @@ class ProblemSpec(_Named):
     @classmethod
     def _check(cls, data: Any, handler: Any) -> ProblemSpec:
         spec = handler(data)
+        if len(spec.name) > _NAME_CHARS:
+            raise _name_error(spec.name, f"unknown problem {spec_guard.quote(spec.name)}")
         try:
             problem = problems.get_problem(spec.name)
         except ValueError as exc:
@@ -100,10 +112,22 @@ class OptimizerSpec(_Named):
                 raise _field_error(
                     "optimizer", 'Lookahead needs the optimizer it wraps, e.g. {"name": "Adam"}'
                 )
-            inner_spec = OptimizerSpec.model_validate(inner)
+            try:
+                inner_spec = OptimizerSpec.model_validate(inner, strict=True)
+            except ValidationError as exc:  # name the field as runs[0].optimizer.optimizer.lr
+                raise ValidationError.from_exception_data(
+                    "spec",
+                    _line_errors(
+                        [
+                            {**e, "loc": ("optimizer", *e["loc"]), "msg": _friendly(e)}
+                            for e in exc.errors()
+                        ]
+                    ),
+                ) from None
         elif inner is not None:
             raise _field_error("optimizer", f"{spec.name} does not wrap another optimizer")
         values = _revalidate(info.params_model, kwargs)
+        _check_work(info, values, ())
         if info.wraps_optimizer:
             values["optimizer"] = inner_spec
         spec.__pydantic_extra__ = values
@@ -239,9 +263,11 @@ class RunSpec(_Strict):
                 )
             try:
                 group.__pydantic_extra__ = _revalidate(info.params_model, group.overrides)
+                _check_work(info, group.overrides, ())
             except ValidationError as exc:
                 for err in exc.errors():
-                    errors.append({**err, "loc": ("param_groups", i, *err["loc"])})
+                    loc = ("param_groups", i, *err["loc"])
+                    errors.append({**err, "loc": loc, "msg": _friendly(err)})
         if run.scheduler is not None:
             for path, msg in schedulers.check_structure(run.scheduler):
                 loc = ("scheduler", *[p for p in path.split(".") if p])
@@ -383,6 +409,20 @@ def _line_errors(errors: list[dict[str, Any]]) -> list[Any]:
     return out
 
 
+def _check_work(
+    info: optimizers.OptimizerInfo, values: dict[str, Any], loc: tuple[Any, ...]
+) -> None:
+    """Refuse hyperparameters that size an inner loop or a buffer beyond the server's limits."""
+    problems_found = optimizers.work_limits(info, values)
+    if problems_found:
+        raise ValidationError.from_exception_data(
+            "spec",
+            _line_errors(
+                [{"loc": (*loc, key), "msg": msg, "input": None} for key, msg in problems_found]
+            ),
+        )
+
+
 def _field_error(field: str, msg: str) -> ValidationError:
     return ValidationError.from_exception_data(
         "spec", _line_errors([{"loc": (field,), "msg": msg, "input": None}])
@@ -410,13 +450,48 @@ def format_path(loc: tuple[Any, ...]) -> str:
     return out
 
 
+_NUMBER_TYPES = ("float_type", "int_type", "int_from_float", "float_parsing", "int_parsing")
+
+
+def _json_type(value: Any) -> str:
+    """How JSON calls the type of ``value`` ("a text", "a list"…), with a short quote."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return f"the number {spec_guard.quote(value)}"
+    if isinstance(value, str):
+        return f"the text {spec_guard.quote(value)}"
+    return "a list" if isinstance(value, list | tuple) else "an object"
+
+
 def _friendly(err: dict[str, Any]) -> str:
     msg = str(err.get("msg", "invalid"))
     kind = err.get("type", "")
+    given = err.get("input")
     if kind == "extra_forbidden":
         return "unknown key (check the spelling; see `python -m optlab list`)"
     if kind == "missing":
         return "required field is missing"
+    if kind in ("model_type", "dict_type", "model_attributes_type"):
+        return f"an object {{…}} is needed here, not {_json_type(given)}"
+    if kind == "list_type":
+        return f"a list […] is needed here, not {_json_type(given)}"
+    if kind == "string_type":
+        return f"a text (in quotes) is needed here, not {_json_type(given)}"
+    if kind == "bool_type":
+        return f"true or false is needed here, not {_json_type(given)}"
+    if kind in _NUMBER_TYPES:
+        want = "a whole number" if kind.startswith("int") else "a number"
+        if isinstance(given, bool):
+            return f"{want} is needed; true/false is not a number"
+        if isinstance(given, str):
+            return f"{want} is needed; {spec_guard.quote(given)} is text (write it without quotes)"
+        if isinstance(given, float) and kind.startswith("int"):
+            if given.is_integer():
+                return f"{want} is needed (write {given:.0f}, not {given!r})"
+            return f"{want} is needed, not {given!r}"
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, ") :]
     return msg
@@ -426,18 +501,30 @@ def spec_errors(exc: ValidationError) -> list[tuple[str, str]]:
     return [(format_path(tuple(e["loc"])), _friendly(e)) for e in exc.errors()]
 
 
-def parse_spec(data: str | bytes | dict[str, Any]) -> ExperimentSpec:
-    """Validate a spec given as JSON text or a dict; raises :class:`SpecError`."""
-    if isinstance(data, str | bytes):
-        try:
-            data = json.loads(data)
-        except json.JSONDecodeError as exc:
-            raise SpecError(
-                [("", f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")]
-            ) from None
-    if not isinstance(data, dict):
-        raise SpecError([("", "a spec is a JSON object with problem, runs, …")])
+def check_raw(data: str | bytes | dict[str, Any]) -> dict[str, Any]:
+    """The gate alone (:mod:`optlab.spec_guard`): sizes, depth, counts, finite numbers.
+
+    A plain-JSON dict on success, else :class:`SpecError`; nothing is built.
+    """
     try:
-        return ExperimentSpec.model_validate(data)
+        value = spec_guard.load_json(data) if isinstance(data, str | bytes) else data
+        value = spec_guard.check(value)
+    except spec_guard.GateError as exc:
+        raise SpecError(exc.errors) from None
+    if not isinstance(value, dict):
+        raise SpecError([("", "a spec is a JSON object with problem, runs, …")])
+    return value
+
+
+def parse_spec(data: str | bytes | dict[str, Any]) -> ExperimentSpec:
+    """Validate a spec given as JSON text or a dict; raises :class:`SpecError`.
+
+    The raw input passes the gate first (:func:`check_raw`), then strict validation:
+    booleans and strings are not numbers and every float is finite, so what
+    :meth:`ExperimentSpec.to_dict` writes always validates again.
+    """
+    value = check_raw(data)
+    try:
+        return ExperimentSpec.model_validate(value, strict=True)
     except ValidationError as exc:
         raise SpecError(spec_errors(exc)) from None
