@@ -1,4 +1,5 @@
-"""Cancel always works (issue 14, item 2): a worker stuck in one step is killed and replaced.
+"""Cancel always works (issue 14, item 2): a worker stuck in one step is killed and replaced;
+a killed command-line run is not "running" forever (item 8).
 
 Real worker processes and a real SQLite store.  The stuck step comes from a surface
 dropped into ``OPTLAB_PROBLEMS_DIR`` whose value stalls for a minute once the run is
@@ -7,7 +8,11 @@ half a second old: records arrive first, then one step that never ends in time.
 
 from __future__ import annotations
 
+import json
 import os
+import signal
+import subprocess
+import sys
 import textwrap
 import time
 from collections.abc import Callable
@@ -22,6 +27,7 @@ from optlab.jobs.local_executor import LocalExecutor
 from optlab.jobs.manager import JobManager
 from optlab.store.db import Store
 
+ROOT = Path(__file__).resolve().parent.parent
 STALL = textwrap.dedent(
     """
     import time
@@ -145,3 +151,66 @@ def test_a_cancel_that_the_worker_answers_kills_nothing(
         assert manager.wait(manager.submit(bowl(1)), 60) == "finished"
     finally:
         manager.shutdown()
+
+
+# ---------------------------------------------------------------- item 8: a killed CLI run
+
+
+def optlab_cli(home: Path, *args: str, **kwargs: Any) -> Any:
+    env = {**os.environ, "OPTLAB_HOME": str(home), "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, "-m", "optlab", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+        **kwargs,
+    )
+
+
+def test_a_killed_cli_run_is_interrupted_not_running_forever(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps(dict(bowl(0), steps=100_000)))
+    env = {**os.environ, "OPTLAB_HOME": str(home), "PYTHONPATH": str(ROOT)}
+    run = subprocess.Popen(
+        [sys.executable, "-m", "optlab", "run", str(spec), "--quiet"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+
+        def stored() -> list[dict[str, Any]]:
+            listed = json.loads(optlab_cli(home, "runs", "--json").stdout)
+            return listed if listed and listed[0]["status"] == "running" else []
+
+        (row,) = wait_for(stored, timeout=90)
+        store = Store(home / "optlab.db")
+        wait_for(lambda: store.step_counts(row["id"]).get(0, 0) > 0)
+        assert json.loads(optlab_cli(home, "runs", "--json").stdout)[0]["status"] == "running"
+    finally:
+        run.send_signal(signal.SIGKILL)
+        run.wait()
+
+    (row,) = json.loads(optlab_cli(home, "runs", "--json").stdout)  # no job manager started
+    assert row["status"] == "interrupted"
+    assert "`optlab run` process ended" in row["message"]
+    shown = optlab_cli(home, "show", row["id"]).stdout
+    assert "[interrupted]" in shown and "interrupted" in shown.splitlines()[-1]
+    assert store.step_counts(row["id"])[0] > 0  # the records it wrote are kept
+    store.close()
+
+
+def test_a_live_cli_run_stays_running(tmp_path: Path) -> None:
+    """The check judges by the writer's process: one still alive is left alone."""
+    from optlab.cli.store_commands import Recorder
+    from optlab.spec import parse_spec
+
+    store = Store(tmp_path / "home" / "optlab.db")
+    with Recorder(parse_spec(bowl(0)), store=store) as rec:
+        (row,) = json.loads(optlab_cli(tmp_path / "home", "runs", "--json").stdout)
+        assert row["id"] == rec.id and row["status"] == "running"
+    assert store.get_experiment(rec.id)["status"] == "finished"
+    store.close()
