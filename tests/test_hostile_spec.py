@@ -170,6 +170,50 @@ def test_any_value_anywhere_is_refused_by_field_or_round_trips(
     assert again.to_dict() == spec.to_dict()
 
 
+def _leaf(path: tuple[Any, ...]) -> Any:
+    node: Any = BASE
+    for key in path:
+        node = node[key]
+    return node
+
+
+NUMBER_PATHS = [
+    p for p in BASE_PATHS if isinstance(_leaf(p), int | float) and not isinstance(_leaf(p), bool)
+]
+FLOAT_PATHS = [p for p in NUMBER_PATHS if isinstance(_leaf(p), float)]
+
+
+def _field(path: tuple[Any, ...]) -> str:
+    out = ""
+    for key in path:
+        out += f"[{key}]" if isinstance(key, int) else (f".{key}" if out else key)
+    return out
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    path=st.sampled_from(NUMBER_PATHS),
+    value=st.booleans() | st.text(max_size=8) | st.floats(-10, 10).map(str),
+)
+def test_fuzz_no_boolean_or_text_passes_for_a_number(path: tuple[Any, ...], value: Any) -> None:
+    errors = refused(spec_with(path, value))
+    assert fields(errors) == [_field(path)]
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    path=st.sampled_from(FLOAT_PATHS),
+    value=st.sampled_from([math.inf, -math.inf, math.nan]) | st.floats().filter(math.isinf),
+    as_text=st.booleans(),
+)
+def test_fuzz_no_float_is_infinite_or_nan(
+    path: tuple[Any, ...], value: float, as_text: bool
+) -> None:
+    data = spec_with(path, value)
+    errors = refused(json.dumps(data) if as_text else data)
+    assert fields(errors) == [_field(path)] and "finite" in errors[0][1]
+
+
 @settings(max_examples=200, deadline=None)
 @given(value=json_values)
 def test_json_of_any_shape_is_a_spec_error_or_a_spec(value: Any) -> None:
