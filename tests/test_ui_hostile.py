@@ -304,3 +304,17 @@ def test_fuzz_training_page_links(ui_page: Any, value: Any) -> None:
     model["runs"] = value["runs"] if isinstance(value.get("runs"), list) else model["runs"]
     at = ui_page("training", query={share.FORM_PARAM: link(model)})
     assert not at.exception, [e.message for e in at.exception]
+
+
+def test_comparing_stored_specs_that_no_longer_validate(ui_home: Path) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    broken = json.dumps(with_value(("problem", "start"), [None, 1.0]))
+    a, b = stored(ui_home, broken), stored(ui_home, broken)
+    at = AppTest.from_string(
+        "from optlab.ui.pages import history\nhistory.render()\n", default_timeout=60
+    )
+    at.query_params["cmp"] = f"{a},{b}"
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert "### Comparison" in "\n".join(m.value for m in at.markdown)
