@@ -104,6 +104,23 @@ def max_history() -> int:
     return env_int("OPTLAB_MAX_HISTORY", 256)
 
 
+def spec_limits() -> tuple[int, ...]:
+    """Every limit a spec's validation depends on (a cache of answers keys on it)."""
+    return (
+        max_steps(),
+        max_epochs(),
+        max_runs(),
+        max_spec_bytes(),
+        max_spec_depth(),
+        max_spec_items(),
+        max_text_chars(),
+        max_schedulers(),
+        max_inner_iterations(),
+        max_matrix_iterations(),
+        max_history(),
+    )
+
+
 # ---- jobs
 
 

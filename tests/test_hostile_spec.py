@@ -455,3 +455,31 @@ def test_group_overrides_and_inner_optimizers_use_the_same_words() -> None:
             "unknown key (check the spelling; see `python -m optlab list`)",
         ),
     ]
+
+
+# ---------------------------------------------------------------- the command line
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        (b"\xff\xfe\x00junk", "error: not UTF-8 text (byte 0); a spec is a JSON text file"),
+        (b"[" * 100_000, "error: nested more than 32 levels deep (OPTLAB_MAX_SPEC_DEPTH)"),
+        (b'{"seed": ' + b"9" * 5000 + b"}", "error: seed: an integer of 5,000 digits"),
+        (b" " * 2_000_000, "error: the spec is 2,000,000 bytes; at most 1,048,576"),
+        (
+            json.dumps(spec_with(("runs", 0, "optimizer", "lr"), True)).encode(),
+            "error: runs[0].optimizer.lr: a number is needed; true/false is not a number",
+        ),
+    ],
+)
+def test_the_cli_refuses_hostile_files_with_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes, words: str
+) -> None:
+    from optlab.cli.main import main
+
+    path = tmp_path / "spec.json"
+    path.write_bytes(content)
+    assert main(["run", str(path), "--no-store", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(words) and "Traceback" not in err and len(err) < 1000

@@ -5,7 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from optlab.spec import ExperimentSpec, parse_spec
+from optlab.settings import max_spec_bytes
+from optlab.spec import ExperimentSpec, SpecError, parse_spec
 
 
 class UsageError(Exception):
@@ -13,12 +14,28 @@ class UsageError(Exception):
 
 
 def read_spec(path: str) -> ExperimentSpec:
-    """The validated spec in ``path`` (``-`` for stdin); SpecError names the field."""
+    """The validated spec in ``path`` (``-`` for stdin); SpecError names the field.
+
+    Bytes go to the spec gate as they are (it checks the size and the UTF-8); no more
+    than ``OPTLAB_MAX_SPEC_BYTES`` is read.
+    """
+    limit = max_spec_bytes()
     try:
-        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+        if path == "-":
+            data = sys.stdin.buffer.read(limit + 1)
+        else:
+            size = Path(path).stat().st_size
+            if size > limit:
+                raise SpecError(
+                    [("", f"the spec is {size:,} bytes; at most {limit:,} (OPTLAB_MAX_SPEC_BYTES)")]
+                )
+            with open(path, "rb") as fh:  # a pipe or a device has no size: read a bounded part
+                data = fh.read(limit + 1)
     except OSError as exc:
         raise UsageError(f"cannot read spec file {path!r}: {exc.strerror}") from None
-    return parse_spec(text)
+    if len(data) > limit:
+        raise SpecError([("", f"the spec is over {limit:,} bytes (OPTLAB_MAX_SPEC_BYTES)")])
+    return parse_spec(data)
 
 
 def write_output(text: str, out: str | None) -> None:
