@@ -23,7 +23,7 @@ from pydantic import (
 )
 
 from optlab import problem as problems
-from optlab import spec_guard
+from optlab import settings, spec_guard
 from optlab.catalog import optimizers, schedulers
 from optlab.settings import MAX_BATCH_SIZE, max_epochs, max_runs, max_steps
 
@@ -409,11 +409,45 @@ def _line_errors(errors: list[dict[str, Any]]) -> list[Any]:
     return out
 
 
+_WORK_LIMITS = {
+    "inner": (
+        settings.max_inner_iterations,
+        "OPTLAB_MAX_INNER_ITERATIONS",
+        "it bounds the loss evaluations of one step",
+    ),
+    "matrix": (
+        settings.max_matrix_iterations,
+        "OPTLAB_MAX_MATRIX_ITERATIONS",
+        "it sets the iterations of a matrix routine in every step",
+    ),
+    "history": (
+        settings.max_history,
+        "OPTLAB_MAX_HISTORY",
+        "it sets how many vectors as large as the parameters are kept",
+    ),
+}
+
+
+def work_limits(info: optimizers.OptimizerInfo, values: dict[str, Any]) -> list[tuple[str, str]]:
+    """(key, message) for each hyperparameter in ``values`` that sizes the work of a step
+    or the memory kept beyond this server's limit (:data:`optimizers.WORK_SIZING`)."""
+    out = []
+    for key, value in values.items():
+        kind = optimizers.WORK_SIZING.get(key)
+        if kind is None or key not in info.params or not isinstance(value, int):
+            continue
+        limit_of, env, why = _WORK_LIMITS[kind]
+        limit = limit_of()
+        if value > limit:
+            out.append((key, f"at most {limit:,} on this server ({env}); {why}"))
+    return out
+
+
 def _check_work(
     info: optimizers.OptimizerInfo, values: dict[str, Any], loc: tuple[Any, ...]
 ) -> None:
     """Refuse hyperparameters that size an inner loop or a buffer beyond the server's limits."""
-    problems_found = optimizers.work_limits(info, values)
+    problems_found = work_limits(info, values)
     if problems_found:
         raise ValidationError.from_exception_data(
             "spec",

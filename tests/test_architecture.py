@@ -20,6 +20,7 @@ RANKS = {
     "optlab.catalog": 0,
     "optlab.problem": 0,
     "problems": 1,  # plugins: the problem interface, torch and numpy only
+    "optlab.spec_guard": 1,  # the raw-input gate in front of the spec: settings only
     "optlab.spec": 2,
     "optlab.engine": 3,
     "optlab.export": 4,

@@ -22,10 +22,9 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pydantic import BaseModel
 
-from optlab import settings
 from optlab.catalog import _optimizer_docs as docs
 from optlab.catalog import _optimizer_facts as facts
-from optlab.catalog._optimizer_facts import EXCLUDED, WORK_SIZING
+from optlab.catalog._optimizer_facts import EXCLUDED
 from optlab.catalog.hyperparams import HyperParam, params_model
 
 if TYPE_CHECKING:
@@ -293,38 +292,9 @@ def _quote(text: str, limit: int = 60) -> str:
     return repr(text) if len(text) <= limit else f"{text[:limit]!r}… ({len(text):,} characters)"
 
 
-_WORK_LIMITS = {
-    "inner": (
-        settings.max_inner_iterations,
-        "OPTLAB_MAX_INNER_ITERATIONS",
-        "it bounds the loss evaluations of one step",
-    ),
-    "matrix": (
-        settings.max_matrix_iterations,
-        "OPTLAB_MAX_MATRIX_ITERATIONS",
-        "it sets the iterations of a matrix routine in every step",
-    ),
-    "history": (
-        settings.max_history,
-        "OPTLAB_MAX_HISTORY",
-        "it sets how many vectors as large as the parameters are kept",
-    ),
-}
-
-
-def work_limits(info: OptimizerInfo, values: dict[str, Any]) -> list[tuple[str, str]]:
-    """(key, message) for each hyperparameter in ``values`` that sizes the work of a step
-    or the memory kept beyond this server's limit (:data:`WORK_SIZING`)."""
-    out = []
-    for key, value in values.items():
-        kind = WORK_SIZING.get(key)
-        if kind is None or key not in info.params or not isinstance(value, int):
-            continue
-        limit_of, env, why = _WORK_LIMITS[kind]
-        limit = limit_of()
-        if value > limit:
-            out.append((key, f"at most {limit:,} on this server ({env}); {why}"))
-    return out
+#: hyperparameter name -> "inner" | "matrix" | "history": what of a step's work or memory
+#: it sizes (the spec bounds each by a server setting)
+WORK_SIZING: dict[str, str] = facts.WORK_SIZING
 
 
 def get_info(name: str) -> OptimizerInfo:
