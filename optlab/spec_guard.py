@@ -27,7 +27,7 @@ MAX_ERRORS = 10
 #: characters of a user's value quoted in a message
 QUOTE_CHARS = 60
 
-_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.S)
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?', re.S)
 _BRACKET = re.compile(r"[\[\]{}]")
 
 

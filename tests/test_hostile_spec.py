@@ -483,3 +483,17 @@ def test_the_cli_refuses_hostile_files_with_exit_2(
     assert main(["run", str(path), "--no-store", "--quiet"]) == 2
     err = capsys.readouterr().err
     assert err.startswith(words) and "Traceback" not in err and len(err) < 1000
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['"' + '\\"' * 500_000, '"\\' * 500_000, '"' * 1_000_000, json.dumps(["[[{{"] * 150_000)],
+    ids=["escaped quotes", "backslashes", "quotes", "brackets in strings"],
+)
+def test_the_gate_scans_any_text_in_linear_time(text: str) -> None:
+    """A quadratic scan would take minutes on these (an unterminated string re-scanned
+    from every escaped quote)."""
+    start = time.process_time()
+    with pytest.raises(SpecError):
+        parse_spec(text)
+    assert time.process_time() - start < 2.0
