@@ -59,8 +59,8 @@ def max_spec_bytes() -> int:
 
 def max_spec_depth() -> int:
     """Nesting depth of a spec's JSON: objects and lists inside each other
-    (``OPTLAB_MAX_SPEC_DEPTH``)."""
-    return env_int("OPTLAB_MAX_SPEC_DEPTH", 32)
+    (``OPTLAB_MAX_SPEC_DEPTH``; at most 200, far below Python's recursion limit)."""
+    return max(1, min(200, env_int("OPTLAB_MAX_SPEC_DEPTH", 32)))
 
 
 def max_spec_items() -> int:

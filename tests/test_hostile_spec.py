@@ -302,14 +302,18 @@ def test_run_count_is_checked_before_any_run_is_built(count: int) -> None:
     ]
 
 
+def nested(depth: int) -> Any:
+    deep: Any = 1
+    for _ in range(depth):
+        deep = {"x": deep}
+    return deep
+
+
 @pytest.mark.parametrize("depth", [33, 900, 100_000])
 def test_deep_nesting_is_refused_without_recursion(depth: int) -> None:
     text = '{"problem": {"name": "rosenbrock"}, "runs": [], "x": ' + "[" * depth + "]" * depth + "}"
     assert refused(text) == [("", "nested more than 32 levels deep (OPTLAB_MAX_SPEC_DEPTH)")]
-    deep: Any = 1
-    for _ in range(min(depth, 5000)):
-        deep = {"x": deep}
-    errors = refused({"problem": {"name": "rosenbrock"}, "runs": [], "x": deep})
+    errors = refused({"problem": {"name": "rosenbrock"}, "runs": [], "x": nested(min(depth, 5000))})
     assert errors[0][1] == "nested more than 32 levels deep (OPTLAB_MAX_SPEC_DEPTH)"
 
 
@@ -497,3 +501,13 @@ def test_the_gate_scans_any_text_in_linear_time(text: str) -> None:
     with pytest.raises(SpecError):
         parse_spec(text)
     assert time.process_time() - start < 2.0
+
+
+def test_a_generous_depth_setting_still_cannot_recurse_too_deep(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("OPTLAB_MAX_SPEC_DEPTH", "1000000")
+    errors = refused("[" * 50_000 + "]" * 50_000)
+    assert errors == [("", "nested more than 200 levels deep (OPTLAB_MAX_SPEC_DEPTH)")]
+    errors = refused({"problem": {"name": "rosenbrock"}, "runs": [], "x": nested(5000)})
+    assert errors[0][1] == "nested more than 200 levels deep (OPTLAB_MAX_SPEC_DEPTH)"
