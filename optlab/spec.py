@@ -5,6 +5,11 @@ name (an optimizer's keyword arguments, a scheduler's, a problem's fields) are
 validated against the catalogues with the same error paths
 (``runs[1].optimizer.betas``).  :func:`parse_spec` is the entry point; it raises
 :class:`SpecError` whose lines each name a field and say what is allowed.
+
+Outside input passes :mod:`optlab.spec_guard` first (sizes, depth, counts, finite
+numbers, before any model is built), then strict validation: booleans and strings
+are not numbers.  Hyperparameters that size a step's work or memory are bounded by
+server settings (:func:`work_limits`).
 """
 
 from __future__ import annotations
@@ -33,8 +38,7 @@ class SpecError(ValueError):
 
     def __init__(self, errors: list[tuple[str, str]]) -> None:
         self.errors = [(path, spec_guard.clip(msg)) for path, msg in errors]
-        errors = self.errors
-        super().__init__("\n".join(f"{path}: {msg}" if path else msg for path, msg in errors))
+        super().__init__("\n".join(f"{p}: {m}" if p else m for p, m in self.errors))
 
 
 #: a name longer than this is not looked up (nor quoted in full)
@@ -127,7 +131,7 @@ class OptimizerSpec(_Named):
         elif inner is not None:
             raise _field_error("optimizer", f"{spec.name} does not wrap another optimizer")
         values = _revalidate(info.params_model, kwargs)
-        _check_work(info, values, ())
+        _check_work(info, values)
         if info.wraps_optimizer:
             values["optimizer"] = inner_spec
         spec.__pydantic_extra__ = values
@@ -263,7 +267,7 @@ class RunSpec(_Strict):
                 )
             try:
                 group.__pydantic_extra__ = _revalidate(info.params_model, group.overrides)
-                _check_work(info, group.overrides, ())
+                _check_work(info, group.overrides)
             except ValidationError as exc:
                 for err in exc.errors():
                     loc = ("param_groups", i, *err["loc"])
@@ -443,16 +447,14 @@ def work_limits(info: optimizers.OptimizerInfo, values: dict[str, Any]) -> list[
     return out
 
 
-def _check_work(
-    info: optimizers.OptimizerInfo, values: dict[str, Any], loc: tuple[Any, ...]
-) -> None:
+def _check_work(info: optimizers.OptimizerInfo, values: dict[str, Any]) -> None:
     """Refuse hyperparameters that size an inner loop or a buffer beyond the server's limits."""
     problems_found = work_limits(info, values)
     if problems_found:
         raise ValidationError.from_exception_data(
             "spec",
             _line_errors(
-                [{"loc": (*loc, key), "msg": msg, "input": None} for key, msg in problems_found]
+                [{"loc": (key,), "msg": msg, "input": None} for key, msg in problems_found]
             ),
         )
 
