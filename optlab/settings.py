@@ -53,3 +53,88 @@ def max_trials() -> int:
 def max_model_trials() -> int:
     """Trials per sweep on a model problem (``OPTLAB_MAX_MODEL_TRIALS``)."""
     return env_int("OPTLAB_MAX_MODEL_TRIALS", 64)
+
+
+# ---- the size of what a spec may ask for (checked on the raw input, before anything is built)
+
+
+def max_spec_bytes() -> int:
+    """Bytes of one spec's JSON, from a file, an upload or a link (``OPTLAB_MAX_SPEC_BYTES``).
+
+    The dashboard's upload limit (``.streamlit/config.toml`` ``server.maxUploadSize``, 1 MB)
+    matches the default.
+    """
+    return env_int("OPTLAB_MAX_SPEC_BYTES", 1 << 20)
+
+
+def max_spec_depth() -> int:
+    """Nesting depth of a spec's JSON: objects and lists inside each other
+    (``OPTLAB_MAX_SPEC_DEPTH``; at most 200, far below Python's recursion limit)."""
+    return max(1, min(200, env_int("OPTLAB_MAX_SPEC_DEPTH", 32)))
+
+
+def max_spec_items() -> int:
+    """Elements of one JSON list, or keys of one object, in a spec (``OPTLAB_MAX_SPEC_ITEMS``)."""
+    return env_int("OPTLAB_MAX_SPEC_ITEMS", 1000)
+
+
+def max_text_chars() -> int:
+    """Characters of one string in a spec (``OPTLAB_MAX_TEXT_CHARS``)."""
+    return env_int("OPTLAB_MAX_TEXT_CHARS", 10_000)
+
+
+#: digits of a JSON integer (a 64-bit integer has at most 19)
+MAX_INT_DIGITS = 19
+
+
+def max_schedulers() -> int:
+    """Schedulers in one run's schedule, composites and their children counted
+    (``OPTLAB_MAX_SCHEDULERS``)."""
+    return env_int("OPTLAB_MAX_SCHEDULERS", 16)
+
+
+# ---- work per step and memory: hyperparameters that size an inner loop or a buffer
+
+
+def max_inner_iterations() -> int:
+    """Loss evaluations in one step (LBFGS ``max_iter``/``max_eval``)
+    (``OPTLAB_MAX_INNER_ITERATIONS``)."""
+    return env_int("OPTLAB_MAX_INNER_ITERATIONS", 1000)
+
+
+def max_matrix_iterations() -> int:
+    """Iterations of a matrix routine in one step (Newton-Schulz, power iteration…)
+    (``OPTLAB_MAX_MATRIX_ITERATIONS``)."""
+    return env_int("OPTLAB_MAX_MATRIX_ITERATIONS", 100)
+
+
+def max_history() -> int:
+    """Past gradients or vectors an optimizer keeps (LBFGS ``history_size``, AdaShift
+    ``keep_num``…), each as large as the model (``OPTLAB_MAX_HISTORY``)."""
+    return env_int("OPTLAB_MAX_HISTORY", 256)
+
+
+def spec_limits() -> tuple[int, ...]:
+    """Every limit a spec's validation depends on (a cache of answers keys on it)."""
+    return (
+        max_steps(),
+        max_epochs(),
+        max_runs(),
+        max_spec_bytes(),
+        max_spec_depth(),
+        max_spec_items(),
+        max_text_chars(),
+        max_schedulers(),
+        max_inner_iterations(),
+        max_matrix_iterations(),
+        max_history(),
+    )
+
+
+# ---- jobs
+
+
+def cancel_grace_seconds() -> float:
+    """How long a worker has to stop after a cancel before it is killed and replaced
+    (``OPTLAB_CANCEL_GRACE_SECONDS``)."""
+    return max(0.05, env_float("OPTLAB_CANCEL_GRACE_SECONDS", 2.0))

@@ -5,19 +5,21 @@ name (an optimizer's keyword arguments, a scheduler's, a problem's fields) are
 validated against the catalogues with the same error paths
 (``runs[1].optimizer.betas``).  :func:`parse_spec` is the entry point; it raises
 :class:`SpecError` whose lines each name a field and say what is allowed.
+
+Outside input passes :mod:`optlab.spec_guard` first (sizes, depth, counts, finite
+numbers, before any model is built), then strict validation: booleans and strings
+are not numbers.  Hyperparameters that size a step's work or memory are bounded by
+server settings (:func:`work_limits`).
 """
 
 from __future__ import annotations
 
 import inspect
 import json
-from collections.abc import Mapping
 from fnmatch import fnmatchcase
 from typing import Any, Literal
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     ValidationError,
     field_validator,
@@ -25,193 +27,46 @@ from pydantic import (
 )
 
 from optlab import problem as problems
+from optlab import spec_guard
 from optlab.catalog import optimizers, schedulers
 from optlab.settings import MAX_BATCH_SIZE, max_epochs, max_runs, max_steps
+from optlab.spec_errors import (
+    SpecError,
+    format_path,
+    friendly,
+    line_errors,
+    spec_errors,
+)
+from optlab.spec_parts import (
+    OptimizerSpec,
+    ParamGroupSpec,
+    ProblemSpec,
+    SchedulerSpec,
+    Strict,
+    WarmupSpec,
+    check_work,
+    revalidate,
+    work_limits,
+)
 from optlab.sweep_spec import SweepSpec
 
-
-class SpecError(ValueError):
-    """An invalid spec: ``errors`` holds (field path, message) pairs."""
-
-    def __init__(self, errors: list[tuple[str, str]]) -> None:
-        self.errors = errors
-        super().__init__("\n".join(f"{path}: {msg}" if path else msg for path, msg in errors))
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class _Named(BaseModel):
-    """A ``name`` plus keyword arguments that a catalogue validates."""
-
-    model_config = ConfigDict(extra="allow")
-    name: str
-
-    @property
-    def kwargs(self) -> dict[str, Any]:
-        """The validated keyword arguments (everything but ``name`` and spec-only keys)."""
-        return dict(self.model_extra or {})
+__all__ = [
+    "ExperimentSpec",
+    "OptimizerSpec",
+    "ParamGroupSpec",
+    "ProblemSpec",
+    "RunSpec",
+    "SchedulerSpec",
+    "SpecError",
+    "WarmupSpec",
+    "format_path",
+    "parse_spec",
+    "spec_errors",
+    "work_limits",
+]
 
 
-def _revalidate(model: type[BaseModel], values: dict[str, Any]) -> dict[str, Any]:
-    """Validate ``values`` with ``model``; keep only the keys given, in canonical types."""
-    checked = model.model_validate(values)
-    return checked.model_dump(include=set(values))
-
-
-class ProblemSpec(_Named):
-    """``name`` plus the problem's own fields (start point, constants, noise…)."""
-
-    @model_validator(mode="wrap")
-    @classmethod
-    def _check(cls, data: Any, handler: Any) -> ProblemSpec:
-        spec = handler(data)
-        try:
-            problem = problems.get_problem(spec.name)
-        except ValueError as exc:
-            raise _name_error(spec.name, str(exc)) from None
-        spec.name = problem.name
-        fields = _revalidate(problem.Params, spec.kwargs)
-        spec.__pydantic_extra__ = fields
-        return spec
-
-    def build(self) -> problems.Problem:
-        cls = problems.get_problem(self.name)
-        return cls(cls.Params.model_validate(self.kwargs))
-
-
-class OptimizerSpec(_Named):
-    """``name`` (case-insensitive) plus the optimizer's keyword arguments, as in PyTorch.
-
-    ``Lookahead`` takes the optimizer it wraps as ``optimizer`` (itself a spec).
-    """
-
-    @model_validator(mode="wrap")
-    @classmethod
-    def _check(cls, data: Any, handler: Any) -> OptimizerSpec:
-        spec = handler(data)
-        try:
-            spec.name = optimizers.canonical_name(spec.name)
-        except ValueError as exc:
-            raise _name_error(spec.name, str(exc)) from None
-        kwargs = dict(spec.model_extra or {})
-        inner = kwargs.pop("optimizer", None)
-        info = optimizers.get_info(spec.name)
-        if info.wraps_optimizer:
-            if inner is None:
-                raise _field_error(
-                    "optimizer", 'Lookahead needs the optimizer it wraps, e.g. {"name": "Adam"}'
-                )
-            inner_spec = OptimizerSpec.model_validate(inner)
-        elif inner is not None:
-            raise _field_error("optimizer", f"{spec.name} does not wrap another optimizer")
-        values = _revalidate(info.params_model, kwargs)
-        if info.wraps_optimizer:
-            values["optimizer"] = inner_spec
-        spec.__pydantic_extra__ = values
-        return spec
-
-    @property
-    def inner(self) -> OptimizerSpec | None:
-        return (self.model_extra or {}).get("optimizer")
-
-    @property
-    def kwargs(self) -> dict[str, Any]:
-        return {k: v for k, v in (self.model_extra or {}).items() if k != "optimizer"}
-
-
-class WarmupSpec(_Strict):
-    """Linear warmup before the schedule: ``LinearLR(start_factor → 1, steps)`` then the rest."""
-
-    steps: int = Field(ge=1, description="warmup length in scheduler steps")
-    start_factor: float = Field(0.01, gt=0.0, le=1.0)
-
-
-class SchedulerSpec(_Named):
-    """``name`` plus the scheduler's keyword arguments.
-
-    Composites (``SequentialLR``, ``ChainedScheduler``) nest ``schedulers``;
-    ``interval`` says whether it steps after every update or every epoch;
-    ``ReduceLROnPlateau`` watches ``monitor``; ``warmup`` prepends a linear warmup.
-    """
-
-    interval: Literal["step", "epoch"] = "step"
-    monitor: Literal["loss", "val_loss"] | None = None
-    warmup: WarmupSpec | None = None
-    schedulers: list[SchedulerSpec] | None = None
-
-    @model_validator(mode="wrap")
-    @classmethod
-    def _check(cls, data: Any, handler: Any) -> SchedulerSpec:
-        spec = handler(data)
-        try:
-            spec.name = schedulers.canonical_name(spec.name)
-        except ValueError as exc:
-            raise _name_error(spec.name, str(exc)) from None
-        info = schedulers.get_info(spec.name)
-        if info.composite and not spec.schedulers:
-            raise _field_error("schedulers", f"{spec.name} needs a non-empty list of schedulers")
-        if not info.composite and spec.schedulers:
-            raise _field_error(
-                "schedulers",
-                f"{spec.name} is not a composite; "
-                "only SequentialLR and ChainedScheduler take schedulers",
-            )
-        if spec.monitor is not None and spec.name != "ReduceLROnPlateau":
-            raise _field_error("monitor", "only ReduceLROnPlateau takes monitor")
-        spec.__pydantic_extra__ = _revalidate(info.params_model, spec.kwargs)
-        if spec.name == "SequentialLR":
-            milestones = spec.kwargs.get("milestones", [])
-            if len(milestones) != len(spec.schedulers or []) - 1:
-                raise _field_error(
-                    "milestones",
-                    "SequentialLR needs exactly len(schedulers) - 1 = "
-                    f"{len(spec.schedulers or []) - 1} milestones",
-                )
-        return spec
-
-
-class ParamGroupSpec(BaseModel):
-    """Parameters selected by glob(s) over ``named_parameters()`` names, with overrides.
-
-    Every other key overrides that optimizer hyperparameter for the group (``lr``,
-    ``weight_decay``, ``momentum``, ``betas``…).  ``frozen`` keeps the group out of
-    training; with ``unfreeze_at_step`` it joins the optimizer at that step.
-    """
-
-    model_config = ConfigDict(extra="allow")
-    params: str | list[str]
-    frozen: bool = False
-    unfreeze_at_step: int | None = Field(None, ge=1)
-
-    @field_validator("params")
-    @classmethod
-    def _non_empty(cls, value: str | list[str]) -> str | list[str]:
-        patterns = [value] if isinstance(value, str) else value
-        if not patterns or any(not p.strip() for p in patterns):
-            raise ValueError("give a glob such as 'fc*' or '*.bias' (or a list of them)")
-        return value
-
-    @model_validator(mode="after")
-    def _unfreeze_needs_frozen(self) -> ParamGroupSpec:
-        if self.unfreeze_at_step is not None and not self.frozen:
-            raise ValueError("unfreeze_at_step needs frozen: true")
-        return self
-
-    @property
-    def patterns(self) -> list[str]:
-        return [self.params] if isinstance(self.params, str) else list(self.params)
-
-    @property
-    def overrides(self) -> dict[str, Any]:
-        return dict(self.model_extra or {})
-
-    def matches(self, name: str) -> bool:
-        return any(fnmatchcase(name, p) for p in self.patterns)
-
-
-class RunSpec(_Strict):
+class RunSpec(Strict):
     label: str = Field(min_length=1, max_length=60)
     optimizer: OptimizerSpec
     scheduler: SchedulerSpec | None = None
@@ -241,20 +96,22 @@ class RunSpec(_Strict):
                     }
                 )
             try:
-                group.__pydantic_extra__ = _revalidate(info.params_model, group.overrides)
+                group.__pydantic_extra__ = revalidate(info.params_model, group.overrides)
+                check_work(info, group.overrides)
             except ValidationError as exc:
                 for err in exc.errors():
-                    errors.append({**err, "loc": ("param_groups", i, *err["loc"])})
+                    loc = ("param_groups", i, *err["loc"])
+                    errors.append({**err, "loc": loc, "msg": friendly(err)})
         if run.scheduler is not None:
             for path, msg in schedulers.check_structure(run.scheduler):
                 loc = ("scheduler", *[p for p in path.split(".") if p])
                 errors.append({"type": "value_error", "loc": loc, "msg": msg, "input": None})
         if errors:
-            raise ValidationError.from_exception_data("RunSpec", _line_errors(errors))
+            raise ValidationError.from_exception_data("RunSpec", line_errors(errors))
         return run
 
 
-class ExperimentSpec(_Strict):
+class ExperimentSpec(Strict):
     name: str = Field("", max_length=200)
     problem: ProblemSpec
     steps: int | None = Field(None, ge=1, description="updates per run (2-D problems)")
@@ -361,7 +218,7 @@ class ExperimentSpec(_Strict):
                     "val_loss is measured once per epoch: set interval to epoch",
                 )
         if errors:
-            raise ValidationError.from_exception_data("ExperimentSpec", _line_errors(errors))
+            raise ValidationError.from_exception_data("ExperimentSpec", line_errors(errors))
         return self
 
     @property
@@ -417,79 +274,30 @@ def _scheduler_run_errors(
     return out
 
 
-def _line_errors(errors: list[dict[str, Any]]) -> list[Any]:
-    from pydantic_core import PydanticCustomError
+def check_raw(data: str | bytes | dict[str, Any]) -> dict[str, Any]:
+    """The gate alone (:mod:`optlab.spec_guard`): sizes, depth, counts, finite numbers.
 
-    out = []
-    for e in errors:
-        msg = e.get("msg", "invalid value")
-        if e.get("type") == "value_error" and msg.startswith("Value error, "):
-            msg = msg[len("Value error, ") :]
-        out.append(
-            {
-                "type": PydanticCustomError("invalid", "{msg}", {"msg": msg}),
-                "loc": tuple(e["loc"]),
-                "input": e.get("input"),
-            }
-        )
-    return out
-
-
-def _field_error(field: str, msg: str) -> ValidationError:
-    return ValidationError.from_exception_data(
-        "spec", _line_errors([{"loc": (field,), "msg": msg, "input": None}])
-    )
-
-
-def _name_error(name: str, msg: str) -> ValidationError:
-    return ValidationError.from_exception_data(
-        "spec", _line_errors([{"loc": ("name",), "msg": msg, "input": name}])
-    )
-
-
-def format_path(loc: tuple[Any, ...]) -> str:
-    """('runs', 1, 'optimizer', 'betas') -> 'runs[1].optimizer.betas'."""
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif part in ("function-wrap[_check()]", "function-after[_check()]") or str(
-            part
-        ).startswith("function-"):
-            continue
-        else:
-            out += f".{part}" if out else str(part)
-    return out
-
-
-def _friendly(err: Mapping[str, object]) -> str:
-    msg = str(err.get("msg", "invalid"))
-    kind = err.get("type", "")
-    if kind == "extra_forbidden":
-        return "unknown key (check the spelling; see `python -m optlab list`)"
-    if kind == "missing":
-        return "required field is missing"
-    if msg.startswith("Value error, "):
-        msg = msg[len("Value error, ") :]
-    return msg
-
-
-def spec_errors(exc: ValidationError) -> list[tuple[str, str]]:
-    return [(format_path(tuple(e["loc"])), _friendly(e)) for e in exc.errors()]
+    A plain-JSON dict on success, else :class:`SpecError`; nothing is built.
+    """
+    try:
+        value = spec_guard.load_json(data) if isinstance(data, str | bytes) else data
+        value = spec_guard.check(value)
+    except spec_guard.GateError as exc:
+        raise SpecError(exc.errors) from None
+    if not isinstance(value, dict):
+        raise SpecError([("", "a spec is a JSON object with problem, runs, …")])
+    return value
 
 
 def parse_spec(data: str | bytes | dict[str, Any]) -> ExperimentSpec:
-    """Validate a spec given as JSON text or a dict; raises :class:`SpecError`."""
-    if isinstance(data, str | bytes):
-        try:
-            data = json.loads(data)
-        except json.JSONDecodeError as exc:
-            raise SpecError(
-                [("", f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")]
-            ) from None
-    if not isinstance(data, dict):
-        raise SpecError([("", "a spec is a JSON object with problem, runs, …")])
+    """Validate a spec given as JSON text or a dict; raises :class:`SpecError`.
+
+    The raw input passes the gate first (:func:`check_raw`), then strict validation:
+    booleans and strings are not numbers and every float is finite, so what
+    :meth:`ExperimentSpec.to_dict` writes always validates again.
+    """
+    value = check_raw(data)
     try:
-        return ExperimentSpec.model_validate(data)
+        return ExperimentSpec.model_validate(value, strict=True)
     except ValidationError as exc:
         raise SpecError(spec_errors(exc)) from None

@@ -115,3 +115,20 @@ OBJECT_LEVEL_PARAMS: dict[str, str] = {
     "StableSPAM": "eta_min gamma1 gamma2 t_max theta update_proj_gap",
     "VSGD": "ghattg ps",
 }
+
+#: hyperparameters (of any optimizer that has them) that size the work of one step or
+#: the memory it keeps, by the server limit that bounds them (optlab.settings):
+#: "inner" loss evaluations per step, "matrix" iterations of a matrix routine per step,
+#: "history" past gradients/vectors kept, each as large as the parameters
+WORK_SIZING: dict[str, str] = {
+    "max_iter": "inner",  # LBFGS
+    "max_eval": "inner",  # LBFGS
+    "ns_steps": "matrix",  # Muon: Newton-Schulz
+    "newton_steps": "matrix",  # DASH: Newton-DB square root
+    "power_iteration_steps": "matrix",  # DASH, SpectralSphere
+    "msign_steps": "matrix",  # SpectralSphere: polar factor
+    "solver_max_iterations": "matrix",  # SpectralSphere: bisection
+    "history_size": "history",  # LBFGS
+    "keep_num": "history",  # AdaShift: a queue of past gradients
+    "power_iteration_vectors": "history",  # DASH: parallel start vectors
+}

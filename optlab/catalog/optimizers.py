@@ -9,13 +9,9 @@ every optimizer left out.  Torch and ``pytorch_optimizer`` are imported on first
 
 from __future__ import annotations
 
-import ast
 import dataclasses
 import difflib
-import enum
 import inspect
-import math
-import re
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -26,6 +22,7 @@ from optlab.catalog import _effective_lr
 from optlab.catalog import _optimizer_docs as docs
 from optlab.catalog import _optimizer_facts as facts
 from optlab.catalog._optimizer_facts import EXCLUDED
+from optlab.catalog._signature_help import _arg_help, _kind
 from optlab.catalog.hyperparams import HyperParam, params_model
 
 if TYPE_CHECKING:
@@ -38,7 +35,6 @@ TORCH_NAMES = (
 
 _SKIP = frozenset({"self", "params", "model", "optimizer", "capturable", "differentiable"})
 _NOT_PER_GROUP = frozenset({"foreach", "fused"})
-_UNEXPRESSIBLE = re.compile(r"Callable|dtype|\bdict\b|\bset\[|ProcessGroup|Module|Optimizer")
 
 
 @dataclass(frozen=True)
@@ -91,99 +87,6 @@ class OptimizerInfo:
         return (
             f"torch.optim.{self.name}" if self.source == "torch" else f"{self.source}.{self.name}"
         )
-
-
-def _arg_help(doc: str) -> dict[str, str]:
-    """Parameter help from a docstring's ``Args:`` section (torch and Google style)."""
-    match = re.search(r"^([ \t]*)Args:\s*\n", doc, re.M)
-    if not match:
-        return {}
-    helps: dict[str, str] = {}
-    current, indent = "", None
-    for line in doc[match.end() :].splitlines():
-        if not line.strip():
-            continue
-        width = len(line) - len(line.lstrip())
-        indent = width if indent is None else indent
-        if width < indent:
-            break
-        head = re.match(r"\s*(\w+)\s*(?:\([^)]*\))?\s*:\s*(.*)$", line)
-        if width == indent and head:
-            current = head.group(1)
-            helps[current] = head.group(2).strip()
-        elif current and width > indent:
-            helps[current] += " " + line.strip()
-    return {k: _clean_help(v) for k, v in helps.items()}
-
-
-def _clean_help(text: str) -> str:
-    text = re.sub(r"\s*\(default:[^)]*\)?\)?", "", text)
-    text = re.sub(r"`+([^`]*)`+_?", r"\1", text)
-    first, *rest = re.sub(r"\s+", " ", text).strip().split(". ")
-    rest = [s for s in rest if not re.search(r"(?i)tensor|capturable", s)]  # not for optlab
-    text = ". ".join([first, *rest])
-    return first.rstrip(".") if len(text) > 120 else text
-
-
-def _options(cls: type[Any], name: str) -> tuple[str, ...] | None:
-    """Allowed values of a str hyperparameter from the class's ``validate_options`` call."""
-    try:
-        source = inspect.getsource(cls.__init__)
-    except (OSError, TypeError):
-        return None
-    found = re.search(rf"validate_options\(\s*{name}\s*,\s*'\w+'\s*,\s*(\[[^\]]*\])", source)
-    return tuple(ast.literal_eval(found.group(1))) if found else None
-
-
-def _literal_choices(ann: str) -> tuple[Any, ...] | None:
-    found = re.search(r"Literal\[([^\]]*)\]", ann)
-    return tuple(ast.literal_eval(f"({found.group(1)},)")) if found else None
-
-
-def _kind(default: Any, ann: str, cls: type, name: str, hint: dict[str, Any]) -> dict[str, Any]:
-    """HyperParam fields (kind, default, choices, length…) or {} when it cannot be expressed."""
-    if _UNEXPRESSIBLE.search(ann):
-        return {}
-    if isinstance(default, enum.Enum):
-        members = list(type(default))
-        names = ", ".join(f"{m.value}={m.name}" for m in members)
-        return {"kind": "choice", "choices": tuple(m.value for m in members),
-                "default": default.value, "help_suffix": f" ({names})"}  # fmt: skip
-    if isinstance(default, bool):
-        return {"kind": "bool", "default": default}
-    choices = hint.get("choices") or _literal_choices(ann)
-    if choices:
-        return {"kind": "choice", "choices": tuple(choices), "default": default}
-    number = (
-        "float" if re.search(r"\bfloat\b", ann) else "int" if re.search(r"\bint\b", ann) else ""
-    )
-    if default is None:
-        if re.search(r"\bbool\b", ann):
-            return {"kind": "bool", "default": None}
-        if number:
-            return {"kind": number, "default": None}
-        if re.search(r"\bstr\b", ann):
-            found = _options(cls, name)
-            return {"kind": "choice", "choices": found} if found else {"kind": "str"}
-        return {}
-    if isinstance(default, int):
-        if number == "float":
-            return {"kind": "float", "default": float(default)}
-        return {"kind": "int", "default": default}
-    if isinstance(default, float):
-        return {"kind": "float", "default": default} if math.isfinite(default) else {}
-    if isinstance(default, str):
-        found = _options(cls, name)
-        return {"kind": "choice", "choices": found, "default": default} if found else {
-            "kind": "str", "default": default}  # fmt: skip
-    if isinstance(default, tuple | list) and default:
-        if not all(isinstance(x, int | float) and not isinstance(x, bool) for x in default):
-            return {}
-        floats = number == "float" or any(isinstance(x, float) for x in default)
-        return {"kind": "floats" if floats else "ints",
-                "default": tuple(float(x) if floats else x for x in default),
-                "length": None if "..." in ann else len(default)}  # fmt: skip
-    return {}
 
 
 def _fit_default(hp: HyperParam) -> HyperParam:
@@ -300,12 +203,23 @@ def canonical_name(name: str) -> str:
     key = name.strip().lower()
     if key in index:
         return index[key]
+    if len(key) > 100:  # not a name: neither searched for a near one nor quoted in full
+        raise ValueError(f"unknown optimizer {_quote(name)} (`python -m optlab list` shows all)")
     for qualified, reason in EXCLUDED.items():
         if qualified.rsplit(".", 1)[1].lower() == key:
             raise ValueError(f"optimizer {name!r} is not available in optlab: {reason}")
     close = difflib.get_close_matches(key, list(index), n=1, cutoff=0.6)
     hint = f"; did you mean {index[close[0]]}?" if close else ""
     raise ValueError(f"unknown optimizer {name!r}{hint} (`python -m optlab list` shows all)")
+
+
+def _quote(text: str, limit: int = 60) -> str:
+    return repr(text) if len(text) <= limit else f"{text[:limit]!r}… ({len(text):,} characters)"
+
+
+#: hyperparameter name -> "inner" | "matrix" | "history": what of a step's work or memory
+#: it sizes (the spec bounds each by a server setting)
+WORK_SIZING: dict[str, str] = facts.WORK_SIZING
 
 
 def get_info(name: str) -> OptimizerInfo:

@@ -177,6 +177,9 @@ def canonical_name(name: str) -> str:
     found = _LOWER.get(name.strip().lower())
     if found:
         return found
+    if len(name) > 100:  # not a name: neither searched for a near one nor quoted in full
+        shown = f"{name[:60]!r}… ({len(name):,} characters)"
+        raise ValueError(f"unknown scheduler {shown}; known: {', '.join(_CATALOGUE)}")
     near = difflib.get_close_matches(name.strip().lower(), list(_LOWER), n=1, cutoff=0.5)
     hint = f"did you mean {_LOWER[near[0]]}? " if near else ""
     raise ValueError(f"unknown scheduler {name!r}; {hint}known: {', '.join(_CATALOGUE)}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from optlab.settings import max_spec_bytes
 from optlab.spec import ExperimentSpec, SpecError, parse_spec
 
 
@@ -13,28 +14,34 @@ class UsageError(Exception):
 
 
 def read_spec(path: str) -> ExperimentSpec:
-    """The validated spec in ``path`` (``-`` for stdin); SpecError names the field."""
+    """The validated spec in ``path`` (``-`` for stdin); SpecError names the field.
+
+    Bytes go to the spec gate as they are (it checks the size and the UTF-8); no more
+    than ``OPTLAB_MAX_SPEC_BYTES`` is read.
+    """
+    limit = max_spec_bytes()
+    try:
+        if path == "-":
+            data = sys.stdin.buffer.read(limit + 1)
+        else:
+            size = Path(path).stat().st_size
+            if size > limit:
+                raise SpecError(
+                    [("", f"the spec is {size:,} bytes; at most {limit:,} (OPTLAB_MAX_SPEC_BYTES)")]
+                )
+            with open(path, "rb") as fh:  # a pipe or a device has no size: read a bounded part
+                data = fh.read(limit + 1)
+    except OSError as exc:
+        raise UsageError(f"cannot read spec file {path!r}: {exc.strerror}") from None
+    if len(data) > limit:
+        raise SpecError([("", f"the spec is over {limit:,} bytes (OPTLAB_MAX_SPEC_BYTES)")])
     name = "standard input" if path == "-" else f"spec file {path!r}"
     try:
-        raw = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
-    except OSError as exc:
-        raise UsageError(f"cannot read {name}: {exc.strerror or exc}") from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise UsageError(
-            f"{name} is not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start}); "
-            "a spec is UTF-8 JSON"
-        ) from None
-    try:
-        return parse_spec(text)
-    except SpecError:
-        raise
-    except RecursionError:
+        return parse_spec(data)
+    except SpecError as exc:  # a fault of the whole file names the file
+        raise SpecError([(field or name, msg) for field, msg in exc.errors]) from None
+    except RecursionError:  # a second line of defence: the gate counts the depth first
         raise UsageError(f"{name}: the JSON is nested too deeply") from None
-    except ValueError as exc:  # json's limit on integer digits (4300)
-        why = "a number has more than 4300 digits" if "digits" in str(exc) else str(exc)
-        raise UsageError(f"{name}: not a usable JSON spec ({why})") from None
 
 
 def write_output(text: str, out: str | None) -> None:

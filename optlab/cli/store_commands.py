@@ -92,9 +92,21 @@ def _summary(exp: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _store() -> Store:
+    """The run store, with experiments whose writer is gone marked ``interrupted``.
+
+    The same liveness check as a starting job manager (:mod:`optlab.store.owner`): a
+    ``running`` experiment whose process has died (an ``optlab run`` killed with
+    SIGKILL, a server that crashed) is not shown as running forever.
+    """
+    store = Store()
+    store.mark_interrupted_on_startup()
+    return store
+
+
 def cmd_runs(args: argparse.Namespace) -> int:
     """List stored experiments, newest first."""
-    store = Store()
+    store = _store()
     rows = [_summary(e) for e in store.list_experiments(limit=args.limit, status=args.status)]
     if args.json:
         print(json.dumps(rows, indent=1))
@@ -114,7 +126,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 def cmd_show(args: argparse.Namespace) -> int:
     """Export one experiment: result JSON (``--out``), CSV (``--csv``), else a summary."""
-    store = Store()
+    store = _store()
     try:
         exp = store.get_experiment(args.id)
     except UnknownExperiment as exc:

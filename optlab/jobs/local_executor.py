@@ -6,6 +6,13 @@ the store (record batches, checkpoints, the end).  A worker that dies fails only
 the job it was running, with the reason; the slot starts a fresh worker and goes
 on with the queue.  Slot 0's worker owns the GPU; the others are started with
 ``CUDA_VISIBLE_DEVICES=""`` so they never touch it.
+
+Cancel has a safety net: a worker checks for a cancel between record batches, so
+one step that takes a minute (a huge inner loop, a stalled problem) would hold the
+cancel and the queue behind it for that minute.  When a cancelled job has not ended
+within ``OPTLAB_CANCEL_GRACE_SECONDS`` (2 s), its worker is killed; the experiment
+is recorded ``cancelled`` with the records it had sent, and the slot starts a fresh
+worker for the next job.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, cast
 
 import optlab
+from optlab import settings
 from optlab.jobs.job import Job
 from optlab.jobs.worker import Channel
 from optlab.paths import checkpoint_path, write_atomic
@@ -108,6 +116,14 @@ class WorkerProcess:
     def alive(self) -> bool:
         return self.proc.poll() is None
 
+    def kill(self) -> None:
+        """SIGKILL the worker and anything it started (it leads its own process group)."""
+        with contextlib.suppress(OSError):
+            if os.name == "posix":
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            else:  # pragma: no cover - not tested off POSIX
+                self.proc.kill()
+
     def exit_reason(self) -> str:
         try:
             code = self.proc.wait(timeout=5)
@@ -163,6 +179,8 @@ class LocalExecutor:
         self._stopping = False
         self._gpu: bool | None = None  # does slot 0's worker see a GPU? (None: not known yet)
         self._idle: set[int] = set()  # slots waiting for a job
+        self._ended: set[str] = set()  # running jobs whose end the worker has sent
+        self._killed: set[str] = set()  # running jobs whose worker was killed for a cancel
         self.workers: list[WorkerProcess | None] = [None] * workers
         self._threads = [
             threading.Thread(
@@ -192,7 +210,28 @@ class LocalExecutor:
         if entry is not None:
             with contextlib.suppress(OSError, ValueError):
                 entry[1].send(("cancel", job.id, None if runs is None else sorted(runs)))
+        if runs is None:  # the safety net: a worker stuck in a step is killed after the grace
+            grace = settings.cancel_grace_seconds()
+            timer = threading.Timer(grace, self._cancel_overdue, args=(job, grace))
+            timer.daemon = True
+            timer.name = f"optlab-cancel-{job.id}"
+            timer.start()
         return False
+
+    def _cancel_overdue(self, job: Job, grace: float) -> None:
+        """The grace after a cancel is over: kill the worker if the job is still on it."""
+        with self._cond:
+            entry = self._running.get(job.id)
+            if entry is None or entry[0] is not job or job.id in self._ended or self._stopping:
+                return
+            self._killed.add(job.id)
+            worker = entry[1]
+        print(
+            f"optlab: worker {worker.slot} did not stop {job.id} within {grace:g} s of a cancel;"
+            " killing it and starting a fresh one",
+            file=sys.stderr,
+        )
+        worker.kill()
 
     def shutdown(self) -> None:
         with self._cond:
@@ -295,9 +334,15 @@ class LocalExecutor:
             finally:
                 with self._cond:
                     self._running.pop(job.id, None)
+                    self._ended.discard(job.id)
+                    self._killed.discard(job.id)
                     self._cond.notify_all()
                 job.state = "done"
                 self.on_done(job)
+
+    def _mark_ended(self, job: Job) -> None:
+        with self._cond:
+            self._ended.add(job.id)
 
     def _worker_start_failed(self, slot: int, exc: Exception, failures: int) -> None:
         worker = self.workers[slot]
@@ -361,6 +406,7 @@ class LocalExecutor:
                             job.id, info["resumed"]["running"], info["resumed"]["epochs_done"]
                         )
                 elif kind == "done":
+                    self._mark_ended(job)
                     status = "cancelled" if job.cancel_all else "finished"
                     store.set_status(
                         job.id,
@@ -370,12 +416,26 @@ class LocalExecutor:
                     )
                     break
                 elif kind == "error":
+                    self._mark_ended(job)
                     store.set_status(job.id, "failed", msg[2], runs_status="failed")
                     if msg[3]:  # fatal: the worker exits; the slot starts a fresh one
                         worker.exit_reason()
                     break
         except (EOFError, OSError, ValueError):
-            if self._stopping:
+            with self._cond:
+                killed = job.id in self._killed
+            if killed:  # the cancel's safety net: cancelled, with the records sent so far
+                worker.proc.wait()
+                grace = settings.cancel_grace_seconds()
+                store.set_status(
+                    job.id,
+                    "cancelled",
+                    f"cancelled; its worker did not stop within {grace:g} s, so it was "
+                    "killed and replaced",
+                    runs_status="cancelled",
+                    runs_message="cancelled (the worker was stopped in the middle of a step)",
+                )
+            elif self._stopping:
                 store.set_status(
                     job.id,
                     "interrupted",
@@ -383,9 +443,10 @@ class LocalExecutor:
                     runs_status="interrupted",
                 )
                 return
-            reason = worker.exit_reason()
-            store.set_status(job.id, "failed", reason, runs_status="failed")
-            return
+            else:
+                reason = worker.exit_reason()
+                store.set_status(job.id, "failed", reason, runs_status="failed")
+                return
         with contextlib.suppress(OSError):
             if store.get_experiment(job.id)["status"] in ("finished", "cancelled"):
                 ckpt.unlink()

@@ -24,6 +24,8 @@ Environment (read when the manager starts):
   is refused with :class:`LimitError`.  ``OPTLAB_MAX_QUEUED`` (200) caps everyone.
 - ``OPTLAB_CHECKPOINT_SECONDS`` (5): how often a running experiment is checkpointed.
 - ``OPTLAB_FLUSH_SECONDS`` (0.05): how often a worker sends a record batch.
+- ``OPTLAB_CANCEL_GRACE_SECONDS`` (2): how long a cancelled experiment's worker has to
+  stop before it is killed and replaced.
 """
 
 from __future__ import annotations
@@ -167,7 +169,10 @@ class JobManager:
         """Cancel an experiment (``run=None``) or some of its runs; False if not active.
 
         A running run stops within about a batch (~50 ms) and is marked ``cancelled``;
-        an interrupted experiment cancelled this way is no longer resumable.
+        an interrupted experiment cancelled this way is no longer resumable.  A whole
+        experiment whose worker is stuck in one long step is stopped anyway: after
+        ``OPTLAB_CANCEL_GRACE_SECONDS`` (2 s) the worker is killed and replaced, the
+        experiment is ``cancelled`` and keeps its records.
         """
         runs = {run} if isinstance(run, int) else (set(run) if run is not None else None)
         with self._lock:

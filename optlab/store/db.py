@@ -318,22 +318,28 @@ class Store(Queries):
     def mark_interrupted_on_startup(self) -> list[str]:
         """Experiments left queued/running by a process that is gone become ``interrupted``.
 
-        Called when a job manager starts.  Another live process's experiments (say, an
-        ``optlab run`` in a terminal) are left alone.  Returns the ids marked.
+        Called when a job manager starts, and when the CLI lists or shows experiments
+        (an ``optlab run`` killed with SIGKILL cannot mark its own).  Another live
+        process's experiments (an ``optlab run`` in a terminal, a server) are left
+        alone.  Returns the ids marked.
         """
         rows = self.conn.execute(
-            "SELECT id, status, owner, owner_pid, owner_host FROM experiments"
+            "SELECT id, status, owner, owner_pid, owner_host, source FROM experiments"
             f" WHERE status IN ({_ACTIVE_SQL})"
         ).fetchall()
         marked = []
-        for exp_id, status, owner, pid, host in rows:
+        for exp_id, status, owner, pid, host, source in rows:
             if owner_alive(owner, pid, host):
                 continue
-            why = (
-                "the server stopped while this experiment ran; resume it from its last checkpoint"
-                if status == "running"
-                else "the server stopped before this experiment ran; resume it to start it"
-            )
+            if source == "cli":
+                why = "its `optlab run` process ended (killed?) before the run did"
+            elif status == "running":
+                why = (
+                    "the server stopped while this experiment ran; resume it from its last"
+                    " checkpoint"
+                )
+            else:
+                why = "the server stopped before this experiment ran; resume it to start it"
             self.set_status(exp_id, "interrupted", why, runs_status="interrupted")
             marked.append(exp_id)
         return marked

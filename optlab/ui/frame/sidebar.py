@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
 import streamlit as st
 
 from optlab.spec import SpecError, parse_spec
+from optlab.spec_guard import quote
 from optlab.ui import presets
 from optlab.ui.frame import exports
 from optlab.ui.frame.teach import script_or_reason
 from optlab.ui.services import store
 from optlab.ui.state import share
 from optlab.ui.state.draft import clean
+from optlab.ui.state.page_state import refusal
 
 
 def presets_section(page: str, load: Callable[[dict[str, Any]], None]) -> None:
@@ -102,18 +103,12 @@ def upload_section(page: str, load: Callable[[dict[str, Any]], None]) -> None:
     if st.session_state.get(marker) == ident:
         return
     st.session_state[marker] = ident
-    raw = uploaded.getvalue()
-    try:
-        spec = parse_spec(raw)
+    try:  # the gate (size, UTF-8, depth, counts) and the full validation, as on the CLI
+        spec = parse_spec(uploaded.getvalue())
     except SpecError as exc:
-        lines = "\n".join(f"- **{p or 'spec'}** — {m}" for p, m in exc.errors)
-        st.error(f"{uploaded.name} is not a valid spec:\n\n{lines}")
+        st.error(refusal(f"{quote(uploaded.name)} is not a valid spec; it", exc.errors))
         return
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        data = spec.to_dict()
-    load(data if isinstance(data, dict) else spec.to_dict())
+    load(spec.to_dict())
     st.rerun()
 
 

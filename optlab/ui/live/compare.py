@@ -8,6 +8,7 @@ it belongs to (``A · SGD``, ``B · Adam``).
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 import streamlit as st
 
@@ -39,9 +40,25 @@ def _dash_second(fig: dict) -> dict:
 
 
 def same_surface(a: ExperimentData, b: ExperimentData) -> bool:
-    pa = {k: v for k, v in a.spec.get("problem", {}).items() if k != "start"}
-    pb = {k: v for k, v in b.spec.get("problem", {}).items() if k != "start"}
-    return a.is_surface and b.is_surface and pa == pb
+    if not (a.is_surface and b.is_surface):
+        return False
+    pa, pb = a.spec.get("problem"), b.spec.get("problem")
+    if not isinstance(pa, dict) or not isinstance(pb, dict):
+        return False
+    strip = {"start"}
+    return {k: v for k, v in pa.items() if k not in strip} == {
+        k: v for k, v in pb.items() if k not in strip
+    }
+
+
+def _surface(data: ExperimentData) -> Any:
+    """The experiment's surface, or None when its stored spec no longer validates."""
+    from optlab.spec import SpecError, parse_spec
+
+    try:
+        return parse_spec(data.spec).problem.build()
+    except SpecError:
+        return None
 
 
 def compare_view(id_a: str, id_b: str) -> None:
@@ -53,10 +70,8 @@ def compare_view(id_a: str, id_b: str) -> None:
         col.markdown(f"**{tag}: {data.name or data.id}** · `{data.id}` · {data.status}")
     loss = _dash_second(figures.loss_figure(runs))
     lr = _dash_second(figures.lr_figure(runs))
-    if same_surface(a, b):
-        from optlab.spec import parse_spec
-
-        problem = parse_spec(a.spec).problem.build()
+    problem = _surface(a) if same_surface(a, b) else None
+    if problem is not None:
         left, right = st.columns([1.25, 1])
         with left:
             live_chart(

@@ -3,6 +3,12 @@
 On a page's first run (a fresh tab, a refresh, a shared link) the URL decides the
 form and the experiment on screen; afterwards the page writes its state back to the
 URL, so the address bar is always a link to what is on screen.
+
+A link, an upload and a stored spec are outside input: :func:`load_outside` passes
+them through the spec gate and the full validation (:func:`optlab.spec.parse_spec`)
+before they become the form, and refuses what does not fit with the CLI's field
+messages.  The form then holds the validated spec, so no widget meets a value of
+a shape it was not built for.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from typing import Any
 import streamlit as st
 
 from optlab.problem import get_problem
+from optlab.spec import SpecError, parse_spec
 from optlab.ui.services import experiment_or_none
 from optlab.ui.state import draft as drafts
 from optlab.ui.state import navigation, share
@@ -32,11 +39,41 @@ def _remember(page: str, sig: tuple[str | None, str | None]) -> None:
 
 def page_for(spec: dict[str, Any]) -> str:
     """``surfaces`` or ``training``: where a spec belongs (by its problem's kind)."""
+    problem = spec.get("problem") if isinstance(spec, dict) else None
     try:
-        kind = get_problem(str((spec.get("problem") or {}).get("name", ""))).kind
+        kind = get_problem(str((problem if isinstance(problem, dict) else {}).get("name", ""))).kind
     except ValueError:
-        return "surfaces" if spec.get("steps") else "training"
+        return "surfaces" if isinstance(spec, dict) and spec.get("steps") else "training"
     return "surfaces" if kind == "surface" else "training"
+
+
+#: errors listed in a refusal notice (the rest are counted)
+_NOTICE_ERRORS = 8
+
+
+def refusal(what: str, errors: list[tuple[str, str]]) -> str:
+    """The text that says why outside input was not loaded, one line per field."""
+    lines = [f"- **{path or 'spec'}** — {msg}" for path, msg in errors[:_NOTICE_ERRORS]]
+    if len(errors) > _NOTICE_ERRORS:
+        lines.append(f"- … and {len(errors) - _NOTICE_ERRORS} more")
+    return f"{what} could not be loaded:\n\n" + "\n".join(lines)
+
+
+def load_outside(
+    page: str, data: Any, *, what: str, exp_id: str | None = None
+) -> list[tuple[str, str]]:
+    """Validate outside input (JSON text or a parsed value) and load it into the form.
+
+    Returns [] when loaded, else the (field, message) pairs, also left as the page's
+    notice ("<what> could not be loaded: …"); nothing is loaded then.
+    """
+    try:
+        spec = parse_spec(data)
+    except SpecError as exc:
+        notice(page, refusal(what, exc.errors))
+        return list(exc.errors)
+    load_spec(page, spec.to_dict(), exp_id=exp_id)
+    return []
 
 
 def shown(page: str) -> str | None:
@@ -82,18 +119,25 @@ def from_url(page: str, default: dict[str, Any]) -> dict[str, Any]:
         if stored is None:
             notice(page, f"No experiment {exp_id!r} on this server (deleted, or another server).")
             show(page, None)
+        elif load_outside(page, stored["spec"], what=f"Experiment {exp_id}'s spec", exp_id=exp_id):
+            show(page, None)
         else:
-            load_spec(page, stored["spec"], exp_id=exp_id)
             return drafts.get(page) or default
     elif form:
-        decoded = share.decode_form(form)
-        if decoded is None:
-            notice(page, "The link's form settings could not be read; showing the defaults.")
-        else:
-            load_spec(page, decoded)
-            if page_for(decoded) == page:
+        try:
+            decoded = share.read_form(form)
+        except SpecError as exc:
+            decoded = None
+            notice(page, refusal("The link's form settings", exc.errors) + _DEFAULTS)
+        if decoded is not None:
+            if load_outside(page, decoded, what="The link's form settings"):
+                notice(page, (pop_notice(page) or "") + _DEFAULTS)
+            elif page_for(decoded) == page:
                 return drafts.get(page) or default
     return drafts.ensure(page, default)
+
+
+_DEFAULTS = "\n\nShowing the defaults instead."
 
 
 def sync_url(page: str, draft: dict[str, Any]) -> None:

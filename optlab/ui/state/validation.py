@@ -8,7 +8,7 @@ from typing import Any
 
 import streamlit as st
 
-from optlab.settings import max_epochs, max_runs, max_steps
+from optlab.settings import spec_limits
 from optlab.spec import ExperimentSpec, SpecError, parse_spec
 from optlab.ui.state.draft import clean
 
@@ -26,7 +26,7 @@ def validate(draft: dict[str, Any]) -> tuple[ExperimentSpec | None, list[tuple[s
         text = json.dumps(data, sort_keys=True, allow_nan=False)
     except (TypeError, ValueError):
         return None, [("", "a value is not a plain number (NaN or infinity?)")]
-    text += repr((max_steps(), max_epochs(), max_runs()))  # server limits are part of the answer
+    text += repr(spec_limits())  # server limits are part of the answer
     hit = _CACHE.get(text)
     if hit is None:
         try:
