@@ -51,3 +51,35 @@ def test_lesson_scene_url_nav_lock_question_presenter(dashboard_url: str, page: 
     expect(page.get_by_role("heading", name="The stability limit")).to_be_visible(timeout=60_000)
     assert page.get_by_role("spinbutton", name=re.compile("condition number")).count() == 0
     assert not page.locator("[data-testid='stSidebar']").is_visible()
+
+
+SHOTS = REPO = __import__("pathlib").Path(__file__).resolve().parent.parent / "screenshots"
+
+
+@pytest.mark.parametrize("look", ["light", "dark", "projector"])
+def test_scene_screenshot_in_each_theme(dashboard_url: str, chromium: Any, look: str) -> None:
+    """One scene (saddle, scene 2) run and shown at its end, at 1280x720, per theme."""
+    from playwright.sync_api import expect
+
+    context = chromium.new_context(viewport={"width": 1280, "height": 720})
+    try:
+        page = context.new_page()
+        page.goto(f"{dashboard_url}/lessons?lesson=saddle_escape&scene=2&theme={look}")
+        page.get_by_role("button", name="Run").click(timeout=60_000)
+        step = page.locator("[data-testid='optlab-player-step']")
+        expect(step).to_be_visible(timeout=60_000)
+        expect(page.locator("[data-testid='optlab-run-status']")).not_to_contain_text(
+            "running", timeout=60_000
+        )
+        page.wait_for_timeout(1500)
+        page.keyboard.press("End")
+        page.wait_for_timeout(500)
+        bg = page.evaluate(
+            "() => document.querySelector('.optlab-live-chart')._fullLayout.paper_bgcolor"
+        )
+        assert (bg == "#0e1117") == (look == "dark")
+        SHOTS.mkdir(exist_ok=True)
+        page.locator(".optlab-live-chart").first.scroll_into_view_if_needed()
+        page.screenshot(path=str(SHOTS / f"lesson_{look}.png"))
+    finally:
+        context.close()

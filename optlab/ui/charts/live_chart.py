@@ -46,6 +46,8 @@ import streamlit as st
 import streamlit.components.v1 as components_v1
 from streamlit import config as st_config
 
+from optlab.ui import themes
+
 _COMPONENT_NAME = "optlab.live_chart"
 _HERE = Path(__file__).parent
 # player.js (pace control, cursors) defines functions live_chart.js's default export uses.
@@ -247,6 +249,16 @@ def live_chart(
     """
     if "__" in key:  # components v2 split element ids on "__"
         raise ValueError(f"live_chart key {key!r} must not contain '__'")
+    look = st.session_state.get(themes.STATE_KEY)
+    figure = themes.apply(_figure_dict(figure), look)
+    if player is not None and look not in (None, "light"):
+        player = {
+            **player,
+            "runs": [
+                {**r, "color": themes.map_color(themes.get(look), r["color"])}
+                for r in player["runs"]
+            ],
+        }
     previous = st.session_state.get(key)  # the element's state from the last run
     page_hash = previous.get("static_hash") if isinstance(previous, dict) else None
     payload, _ = build_payload(
