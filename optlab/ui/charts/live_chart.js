@@ -69,7 +69,8 @@ function onClick(gd, event) {
 function render(gd, data, seq) {
   const st = gd.__optlab;
   const parts = staticParts(data.static);
-  const [traces, layout] = compose(data, parts);
+  const [composed, layout] = compose(data, parts);
+  const traces = data.player ? playerTraces(gd, composed, data) : composed;
   const done = window.Plotly.react(gd, traces, layout, data.config);
   if (data.player || data.cursor)
     Promise.resolve(done).then(() => {

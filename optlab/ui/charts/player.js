@@ -103,32 +103,108 @@ function setSpeeds(st, pl) {
   sel.value = "1";
 }
 
+function canvasFor(st) {
+  let cv = st.canvas;
+  if (!cv) {
+    cv = st.canvas = document.createElement("canvas");
+    cv.className = "optlab-player-canvas";
+    cv.style.position = "absolute";
+    cv.style.pointerEvents = "none";
+    st.gd.parentElement.style.position = "relative";
+    st.gd.parentElement.append(cv);
+  }
+  return cv;
+}
+
+function paint(st, shown) {
+  // The paths up to the shown step on a canvas over the plot area: no Plotly redraw.
+  const gd = st.gd;
+  const fl = gd._fullLayout;
+  const cv = canvasFor(st);
+  const sz = fl._size;
+  const ratio = window.devicePixelRatio || 1;
+  const w = Math.round(sz.w * ratio);
+  const h = Math.round(sz.h * ratio);
+  if (cv.width !== w || cv.height !== h) {
+    cv.width = w;
+    cv.height = h;
+  }
+  cv.style.left = `${gd.offsetLeft + sz.l}px`;
+  cv.style.top = `${gd.offsetTop + sz.t}px`;
+  cv.style.width = `${sz.w}px`;
+  cv.style.height = `${sz.h}px`;
+  cv.style.display = "block";
+  const ctx = cv.getContext("2d");
+  ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+  ctx.clearRect(0, 0, sz.w, sz.h);
+  const xa = fl.xaxis;
+  const ya = fl.yaxis;
+  for (const r of st.pl.runs) {
+    const k = count(r.step, shown);
+    if (!k) continue;
+    const full = (gd._fullData || [])[r.line] || {};
+    ctx.strokeStyle = r.color;
+    ctx.lineWidth = (full.line && full.line.width) || 3;
+    ctx.lineJoin = "round";
+    ctx.beginPath();
+    for (let i = 0; i < k; i++) {
+      const px = xa.l2p(r.x[i]);
+      const py = ya.l2p(r.y[i]);
+      if (i) ctx.lineTo(px, py);
+      else ctx.moveTo(px, py);
+    }
+    ctx.stroke();
+    const mk = ((gd._fullData || [])[r.marker] || {}).marker || {};
+    ctx.beginPath();
+    ctx.arc(xa.l2p(r.x[k - 1]), ya.l2p(r.y[k - 1]), (mk.size || 15) / 2, 0, 2 * Math.PI);
+    ctx.fillStyle = r.color;
+    ctx.fill();
+    ctx.lineWidth = (mk.line && mk.line.width) || 2;
+    ctx.strokeStyle = (mk.line && mk.line.color) || "#fff";
+    ctx.stroke();
+  }
+}
+
+function native(st, on) {
+  // following the newest step: Plotly's own traces hold the paths (hover works);
+  // otherwise they are emptied and the canvas draws the paths up to the shown step.
+  if (st.native === on) return;
+  st.native = on;
+  const idx = [];
+  const xs = [];
+  const ys = [];
+  for (const r of st.pl.runs) {
+    const n = r.x.length;
+    idx.push(r.line);
+    xs.push(on ? r.x : []);
+    ys.push(on ? r.y : []);
+    if (r.marker !== null && r.marker !== undefined) {
+      idx.push(r.marker);
+      xs.push(on ? r.x.subarray(n - 1) : []);
+      ys.push(on ? r.y.subarray(n - 1) : []);
+    }
+  }
+  window.Plotly.restyle(st.gd, { x: xs, y: ys }, idx);
+  if (on && st.canvas) st.canvas.style.display = "none";
+}
+
 function draw(st) {
   const gd = st.gd;
   const pl = st.pl;
   if (!pl || !gd._fullLayout || !window.Plotly) return;
   const shown = Math.floor(st.shown);
-  const idx = [];
-  const xs = [];
-  const ys = [];
   const rows = [];
   for (const r of pl.runs) {
-    const k = count(r.step, shown);
-    idx.push(r.line);
-    xs.push(r.x.subarray(0, k));
-    ys.push(r.y.subarray(0, k));
-    if (r.marker !== null && r.marker !== undefined) {
-      idx.push(r.marker);
-      xs.push(r.x.subarray(Math.max(0, k - 1), k));
-      ys.push(r.y.subarray(Math.max(0, k - 1), k));
-    }
-    const at = k - 1;
+    const at = count(r.step, shown) - 1;
     rows.push(
       `<span class="optlab-player-run"><b style="color:${r.color}">●</b> ${r.label}: ` +
         `loss <b>${fmt(r.loss[at])}</b> · lr <b>${fmt(r.lr[at])}</b></span>`,
     );
   }
-  window.Plotly.restyle(gd, { x: xs, y: ys }, idx);
+  const t0 = performance.now();
+  native(st, st.following);
+  if (!st.following) paint(st, shown);
+  if (P.log) P.log.push([t0, performance.now() - t0]); // benchmarks/bench_classroom.py
   st.drawn = shown;
   const total = pl.total ? ` / ${pl.total}` : ` / ${newest(pl)}`;
   st.counter.textContent = `step ${shown}${total}`;
@@ -138,6 +214,19 @@ function draw(st) {
   st.bar.dataset.playing = st.playing ? "1" : "0";
   P.steps.set(pl.group, shown);
   window.dispatchEvent(new CustomEvent("optlab:step", { detail: { group: pl.group, step: shown } }));
+}
+
+// live_chart.js calls this before Plotly.react: while not following, the player's
+// traces go in empty (the canvas draws them), so an update costs no extra redraw.
+function playerTraces(gd, traces, data) {
+  const st = gd.__player;
+  if (!st || st.following || !data.player || !st.pl || st.pl.id !== data.player.id) return traces;
+  const hide = new Set();
+  for (const r of data.player.runs) {
+    hide.add(r.line);
+    if (r.marker !== null && r.marker !== undefined) hide.add(r.marker);
+  }
+  return traces.map((t, i) => (hide.has(i) ? { ...t, x: [], y: [] } : t));
 }
 
 function seek(st, step) {
@@ -235,6 +324,11 @@ function playerUpdate(gd, data) {
     st.shown = newest(pl);
   } else if (st.playing) {
     tick(st); // new data: keep playing up to the newest step
+  }
+  st.native = st.following || fresh; // what react just drew (see playerTraces)
+  if (!st.afterplot) {
+    st.afterplot = true;
+    gd.on("plotly_afterplot", () => !st.following && st.pl && paint(st, Math.floor(st.shown)));
   }
   st.drawn = -1;
   draw(st);

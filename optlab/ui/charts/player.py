@@ -3,8 +3,11 @@
 The player (``player.js``, loaded with ``live_chart.js``) plays the trajectories at
 a human pace without any Streamlit rerun: Python sends, once per update, each run's
 decimated ``step``, ``x``, ``y``, ``loss`` and ``lr`` arrays and the indices of the
-run's path and current-point traces; the JS cuts those traces at the shown step on
-every animation frame, shows the step counter and each run's loss and lr there, and
+run's path and current-point traces.  While it follows the newest step, Plotly's own
+traces show the paths; once the user plays or steps, the JS empties those traces and
+draws the paths up to the shown step on a canvas over the plot area (one Plotly
+redraw per frame would cost ~80 ms with the contour image; the canvas ~1 ms).  It
+shows the step counter and each run's loss and lr there, and
 broadcasts the step (a ``optlab:step`` window event) so the sibling charts of the
 same ``group`` draw a cursor.  Keyboard: space, ← →, Home, End.
 
@@ -73,7 +76,7 @@ def build_player(
     total: int | None = None,
     upto: int | None = None,
 ) -> dict[str, Any] | None:
-    """The ``player`` part of a contour chart's payload; empties the traces it animates.
+    """The ``player`` part of a contour chart's payload (``figure`` is left as it is).
 
     ``ident`` names the experiment (the player starts afresh when it changes);
     ``autoplay`` starts playing from step 0 at lecture pace, else the player follows
@@ -88,9 +91,6 @@ def build_player(
             continue
         arrays = _run_arrays(run, max_points, upto)
         color = (traces[line].get("line") or {}).get("color", "#444")
-        for i in (line, marker):
-            if i is not None:
-                traces[i]["x"], traces[i]["y"] = [], []
         out.append({"label": run.label, "color": color, "line": line, "marker": marker, **arrays})
     if not out:
         return None
