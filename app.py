@@ -1,8 +1,11 @@
-"""optlab dashboard: ``streamlit run app.py``.  Page config and navigation only."""
+"""optlab dashboard: ``streamlit run app.py``.  Page config, navigation and the theme box."""
 
 import streamlit as st
 
+from optlab.ui.frame.look import theme_picker
 from optlab.ui.menu import pages
 
 st.set_page_config(page_title="optlab — optimizer lab", page_icon="📉", layout="wide")
-st.navigation(pages(), position="sidebar").run()
+navigation = st.navigation(pages(), position="sidebar")
+theme_picker()
+navigation.run()

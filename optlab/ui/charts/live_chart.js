@@ -66,11 +66,18 @@ function onClick(gd, event) {
   st.setTriggerValue("click", { x: fl.xaxis.p2d(px), y: fl.yaxis.p2d(py) });
 }
 
-function render(gd, data) {
+function render(gd, data, seq) {
   const st = gd.__optlab;
   const parts = staticParts(data.static);
-  const [traces, layout] = compose(data, parts);
-  window.Plotly.react(gd, traces, layout, data.config);
+  const [composed, layout] = compose(data, parts);
+  const traces = data.player ? playerTraces(gd, composed, data) : composed;
+  const done = window.Plotly.react(gd, traces, layout, data.config);
+  if (data.player || data.cursor)
+    Promise.resolve(done).then(() => {
+      if (seq !== st.seq) return;
+      if (data.player) playerUpdate(gd, data);
+      if (data.cursor) cursorUpdate(gd, data.cursor);
+    });
   if (!st.listening) {
     st.listening = true;
     gd.addEventListener("click", (event) => onClick(gd, event));
@@ -98,10 +105,11 @@ export default function (component) {
     setStateValue("static_hash", held);
   }
   const seq = ++st.seq;
-  if (window.Plotly) render(gd, data);
+  if (data.player) playerStyle();
+  if (window.Plotly) render(gd, data, seq);
   else
     loadPlotly(data.plotly_url)
-      .then(() => seq === st.seq && render(gd, data))
+      .then(() => seq === st.seq && render(gd, data, seq))
       .catch((err) => {
         gd.textContent = String(err.message || err);
       });

@@ -46,11 +46,18 @@ import streamlit as st
 import streamlit.components.v1 as components_v1
 from streamlit import config as st_config
 
+from optlab.ui import themes
+
 _COMPONENT_NAME = "optlab.live_chart"
-_JS = (Path(__file__).with_name("live_chart.js")).read_text(encoding="utf-8")
+_HERE = Path(__file__).parent
+# player.js (pace control, cursors) defines functions live_chart.js's default export uses.
+_JS = "\n".join(
+    (_HERE / name).read_text(encoding="utf-8") for name in ("player.js", "live_chart.js")
+)
 _PLOTLY_DIR = Path(plotly.__file__).parent / "package_data"
 _PLOTLY_FILE = "plotly.min.js"
 _ARRAY_KEYS = ("x", "y", "z")
+_PLAYER_ARRAYS = ("step", "x", "y", "loss", "lr")
 _F4_MAX = float(np.finfo(np.float32).max)
 _F4_TINY = float(np.finfo(np.float32).tiny)
 _DEFAULT_CONFIG = {"responsive": True, "displaylogo": False}
@@ -164,6 +171,8 @@ def build_payload(
     static_traces: list[int] | None = None,
     on_click: bool = False,
     page_hash: str | None = None,
+    player: dict[str, Any] | None = None,
+    cursor: str | None = None,
 ) -> tuple[dict[str, Any], str]:
     """The JSON the JS receives, and the hash of its static parts.
 
@@ -200,8 +209,24 @@ def build_payload(
         "height": int(height),
         "click": bool(on_click),
         "plotly_url": "",
+        "player": _encode_player(player),
+        "cursor": cursor,
     }
     return payload, digest
+
+
+def _encode_player(player: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The player's per-run arrays as compact typed arrays (see ``player.py``)."""
+    if player is None:
+        return None
+    runs = []
+    for run in player["runs"]:
+        out = {k: _jsonable(v) for k, v in run.items() if k not in _PLAYER_ARRAYS}
+        for k in _PLAYER_ARRAYS:
+            arr = np.asarray(run[k], dtype=np.float64)
+            out[k] = _typed_array(arr, compact=k != "step") if arr.size else []
+        runs.append(out)
+    return {**_jsonable({k: v for k, v in player.items() if k != "runs"}), "runs": runs}
 
 
 def live_chart(
@@ -211,15 +236,29 @@ def live_chart(
     height: int = 450,
     static_traces: list[int] | None = None,
     on_click: bool = False,
+    player: dict[str, Any] | None = None,
+    cursor: str | None = None,
 ) -> dict[str, float] | None:
     """Show ``figure`` in a chart that updates in place; return a click's data point.
 
     ``static_traces`` lists trace indices sent once and cached in the page (a contour). With
     ``on_click=True`` a click on the plot area returns ``{"x": ..., "y": ...}`` in
     data coordinates, on the one run that the click triggers; otherwise ``None``.
+    ``player`` (from :func:`optlab.ui.charts.player.build_player`) adds pace control;
+    ``cursor`` names a player group whose shown step this chart marks with a line.
     """
     if "__" in key:  # components v2 split element ids on "__"
         raise ValueError(f"live_chart key {key!r} must not contain '__'")
+    look = st.session_state.get(themes.STATE_KEY)
+    figure = themes.apply(_figure_dict(figure), look)
+    if player is not None and look not in (None, "light"):
+        player = {
+            **player,
+            "runs": [
+                {**r, "color": themes.map_color(themes.get(look), r["color"])}
+                for r in player["runs"]
+            ],
+        }
     previous = st.session_state.get(key)  # the element's state from the last run
     page_hash = previous.get("static_hash") if isinstance(previous, dict) else None
     payload, _ = build_payload(
@@ -229,12 +268,14 @@ def live_chart(
         static_traces=static_traces,
         on_click=on_click,
         page_hash=page_hash,
+        player=player,
+        cursor=cursor,
     )
     payload["plotly_url"] = _plotly_url()
     result = _component(
         key=key,
         data=payload,
-        height=height,
+        height="content" if player is not None else height,
         on_click_change=_ignore,
         on_static_hash_change=_ignore,
     )

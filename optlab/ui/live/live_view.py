@@ -17,6 +17,7 @@ import streamlit as st
 from optlab.ui import theme
 from optlab.ui.charts import figures
 from optlab.ui.charts.live_chart import live_chart
+from optlab.ui.charts.player import build_player
 from optlab.ui.charts.summary_table import summary_table
 from optlab.ui.live.live_data import ExperimentData, refresh
 from optlab.ui.live.status_bar import status_bar
@@ -66,6 +67,7 @@ def _surface_charts(
     key: str,
     start: tuple[float, float] | None,
     on_click: Callable[[dict[str, float]], None] | None,
+    autoplay: bool = False,
 ) -> None:
     from optlab.spec import parse_spec
 
@@ -73,22 +75,34 @@ def _surface_charts(
     problem = parse_spec(data.spec).problem.build()
     points = figures.LIVE_POINTS if data.active else figures.MAX_POINTS
     fig = figures.contour_figure(problem, data.runs, start=start, upto=upto, max_points=points)
+    player = build_player(
+        fig,
+        data.runs,
+        upto=upto,
+        ident=data.id,
+        group=key,
+        live=data.active,
+        max_points=points,
+        autoplay=autoplay,
+        total=int(data.spec.get("steps") or 0) or None,
+    )
     click = live_chart(
         fig,
         key=f"{key}:contour",
         height=theme.CONTOUR_HEIGHT,
         static_traces=figures.CONTOUR_STATIC,
         on_click=on_click is not None,
+        player=player,
     )
     if click is not None and on_click is not None:
         on_click(click)
     left, right = st.columns(2)
     with left:
         fig = _no_legend(figures.loss_figure(data.runs, upto=upto, max_points=points))
-        live_chart(fig, key=f"{key}:loss", height=340)
+        live_chart(fig, key=f"{key}:loss", height=340, cursor=key)
     with right:
         fig = _no_legend(figures.lr_figure(data.runs, upto=upto, max_points=points))
-        live_chart(fig, key=f"{key}:lr", height=340)
+        live_chart(fig, key=f"{key}:lr", height=340, cursor=key)
 
 
 def _no_legend(fig: dict[str, Any]) -> dict[str, Any]:
@@ -124,6 +138,7 @@ def live_view(
     start: tuple[float, float] | None = None,
     on_click: Callable[[dict[str, float]], None] | None = None,
     after: Callable[[ExperimentData], Any] | None = None,
+    autoplay: bool = False,
 ) -> ExperimentData:
     """Status, charts and summary of ``exp_id``, polling while it runs."""
     first = load(exp_id)
@@ -136,7 +151,7 @@ def live_view(
         data = load(exp_id)
         status_bar(data, on_cancel=lambda run: _cancel(exp_id, run), key=key)
         if data.is_surface:
-            _surface_charts(data, key, start, on_click)
+            _surface_charts(data, key, start, on_click, autoplay)
         else:
             _model_charts(data, key)
         summary_table(data, f"{key}:summary")

@@ -150,5 +150,6 @@ def sync_url(page: str, draft: dict[str, Any]) -> None:
     )
     # Always send it: a run interrupted by a click may have updated the server's copy of
     # the query string without the browser ever receiving it.
-    st.query_params.from_dict(want)
+    look = st.query_params.get("theme")  # the theme box's choice travels with the link
+    st.query_params.from_dict({**want, **({"theme": look} if look else {})})
     _remember(page, (want.get(share.EXP_PARAM), want.get(share.FORM_PARAM)))

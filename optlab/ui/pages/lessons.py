@@ -1,0 +1,193 @@
+"""Lessons: a lecture as ordered scenes (``lessons/*.json``, see ``optlab.ui.lessons``).
+
+``?lesson=<name>&scene=<k>`` opens scene k (from 1); previous / next move through the
+scenes and the URL follows, so students open the same scene on their laptops.
+``?present=1`` (or the toggle) is presenter mode: no controls, no sidebar, the chart
+across the whole width, the caption large; ``?controls=0`` hides the controls only.
+A scene's question hides the race until it is answered.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from optlab.spec import SpecError, parse_spec
+from optlab.ui import lessons, theme
+from optlab.ui.frame.run_bar import submit
+from optlab.ui.live.live_view import live_view
+from optlab.ui.state import client, page_state
+
+PAGE = "lessons"
+_SCENE = "optlab:lesson:scene:"
+_ANSWER = "optlab:lesson:answer:"
+_PRESENT = "optlab:lesson:present"
+
+PRESENT_CSS = """
+<style>
+  [data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"] { display: none; }
+  .st-key-optlab-caption p, .st-key-optlab-caption li { font-size: 1.55rem !important;
+    line-height: 1.45; }
+  .block-container { padding-top: 1.2rem; max-width: 100% !important; }
+</style>
+"""
+
+
+def _flag(name: str) -> bool:
+    return str(st.query_params.get(name, "")) in ("1", "true", "yes")
+
+
+def _index() -> None:
+    st.title("Lessons")
+    st.caption("A lesson is a sequence of experiments with something to say about each.")
+    for name in lessons.names():
+        lesson = lessons.load(name)
+        with st.container(border=True):
+            st.markdown(f"**{lesson.title}** — {lesson.summary} ({len(lesson.scenes)} scenes)")
+            st.button("Open", key=f"open:{name}", on_click=_open, args=(name, 1))
+
+
+def _open(name: str, scene: int) -> None:
+    st.session_state[_SCENE + name] = scene
+    st.query_params.from_dict({**_kept(), "lesson": name, "scene": str(scene)})
+
+
+def _kept() -> dict[str, str]:
+    return {
+        k: str(st.query_params[k]) for k in ("present", "controls", "theme") if k in st.query_params
+    }
+
+
+def _scene_index(lesson: lessons.Lesson) -> int:
+    """The scene number (from 1): the URL on a page's first run for it, then the session's."""
+    key = _SCENE + lesson.name
+    url = str(st.query_params.get("scene", "1"))
+    seen = st.session_state.get(key + ":url")
+    if url != seen:  # a new link (or a first visit): the URL decides
+        st.session_state[key + ":url"] = url
+        st.session_state[key] = int(url) if url.isdigit() else 1
+    k = int(st.session_state.get(key, 1))
+    return min(max(k, 1), len(lesson.scenes))
+
+
+def _move(lesson: lessons.Lesson, k: int) -> None:
+    st.session_state[_SCENE + lesson.name] = min(max(k, 1), len(lesson.scenes))
+
+
+def _controls(lesson: lessons.Lesson, k: int, scene: lessons.Scene) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for c in scene.controls:
+        default = lessons.get_path(scene.spec, c.path)
+        locked = c.path in scene.locked
+        integer = isinstance(default, int) and not isinstance(default, bool)
+        cast = int if integer else float
+        kwargs: dict[str, Any] = {}
+        if c.min is not None:
+            kwargs["min_value"] = cast(c.min)
+        if c.max is not None:
+            kwargs["max_value"] = cast(c.max)
+        if c.step is not None:
+            kwargs["step"] = cast(c.step)
+        value = st.number_input(
+            c.label + (" 🔒" if locked else ""),
+            value=cast(default),
+            disabled=locked,
+            key=f"lesson:{lesson.name}:{k}:{c.path}",
+            help="locked in this scene" if locked else None,
+            format=None if integer else "%g",
+            **kwargs,
+        )
+        if not locked:
+            values[c.path] = value
+    return values
+
+
+def _question(lesson: lessons.Lesson, k: int, scene: lessons.Scene) -> bool:
+    """Ask the scene's question; True once answered (or when there is none)."""
+    if scene.question is None:
+        return True
+    key = f"{_ANSWER}{lesson.name}:{k}"
+    answer = st.session_state.get(key)
+    if answer is not None:
+        st.success(f"**{scene.question}** — you answered **{answer}**.")
+        return True
+    with st.container(border=True, key="optlab-question"):
+        choice = st.radio(scene.question, scene.choices, index=None, key=f"{key}:radio")
+        if st.button("Answer", disabled=choice is None, key=f"{key}:button"):
+            st.session_state[key] = choice
+            st.rerun()
+    st.info("Answer the question first: the race is revealed after.", icon="❓")
+    return False
+
+
+def _nav(lesson: lessons.Lesson, k: int) -> None:
+    n = len(lesson.scenes)
+    cols = st.columns([1, 1, 4], vertical_alignment="center")
+    cols[0].button(
+        "Previous", icon=":material/arrow_back:", disabled=k <= 1, on_click=_move,
+        args=(lesson, k - 1), key="lesson:prev", width="stretch",
+    )  # fmt: skip
+    cols[1].button(
+        "Next", icon=":material/arrow_forward:", disabled=k >= n, on_click=_move,
+        args=(lesson, k + 1), key="lesson:next", width="stretch",
+    )  # fmt: skip
+    cols[2].markdown(f"**Scene {k} of {n}** · {lesson.title}")
+
+
+def _results(lesson: lessons.Lesson, k: int, spec: Any) -> None:
+    slot = f"lessons:{lesson.name}:{k}"
+    if st.button("Run", type="primary", icon=":material/play_arrow:", key="lesson:run"):
+        submit(slot, spec)
+    exp_id = page_state.shown(slot)
+    if exp_id:
+        live_view(exp_id, key="lesson", autoplay=True)
+    else:
+        st.caption("Press **Run** to start the race; it plays at lecture pace (space pauses).")
+
+
+def render() -> None:
+    st.html(theme.PAGE_CSS)
+    client.remember()
+    name = str(st.query_params.get("lesson", ""))
+    if not name:
+        _index()
+        return
+    try:
+        lesson = lessons.load(name)
+    except ValueError as exc:
+        st.error(str(exc))
+        _index()
+        return
+    present = bool(st.session_state.get(_PRESENT, _flag("present")))
+    if present:
+        st.html(PRESENT_CSS)
+    show_controls = not present and str(st.query_params.get("controls", "1")) != "0"
+    k = _scene_index(lesson)
+    scene = lesson.scenes[k - 1]
+    _nav(lesson, k)
+    st.markdown(f"## {scene.title}")
+    with st.container(key="optlab-caption"):
+        st.markdown(scene.caption)
+    if show_controls:
+        left, right = st.columns([4, 8], gap="large")
+        with left, st.container(key="optlab-lesson-controls"):
+            values = _controls(lesson, k, scene)
+    else:
+        right, values = st.container(), {}
+    spec_dict = lessons.scene_spec(scene, values)
+    with right:
+        try:
+            spec = parse_spec(spec_dict)
+        except SpecError as exc:
+            st.error("\n".join(f"{p}: {m}" for p, m in exc.errors))
+            spec = None
+        if _question(lesson, k, scene) and spec is not None:
+            _results(lesson, k, spec)
+    st.toggle("Presenter mode", value=present, key=_PRESENT)
+    st.query_params.from_dict({**_kept(), "lesson": name, "scene": str(k)})
+    if present != _flag("present"):
+        query = {**_kept(), "lesson": name, "scene": str(k)}
+        query.pop("present", None)
+        st.query_params.from_dict({**query, **({"present": "1"} if present else {})})
+    st.session_state[_SCENE + lesson.name + ":url"] = str(k)
