@@ -14,8 +14,9 @@ import torch.optim.sgd
 
 from optlab.cli.main import main
 from optlab.engine.experiment import run_experiment
-from optlab.engine.sweep import TrialResult, _functional_sgd, run_sweep, run_trials
+from optlab.engine.sweep import TrialResult, run_sweep, run_trials
 from optlab.engine.sweep_plan import Trial, plan, rerun_plan
+from optlab.engine.sweep_surface import _functional_sgd
 from optlab.spec import ExperimentSpec, SpecError, parse_spec
 
 SGD_MAP: dict[str, Any] = {

@@ -11,6 +11,7 @@ that ``optlab run`` would validate from its JSON.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -374,3 +375,17 @@ def rerun_plan(spec: ExperimentSpec, trials: list[Trial], results: list[Any]) ->
                 )
             )
     return out
+
+
+def axis_kinds(names: Iterable[str]) -> dict[str, str]:
+    """What each axis varies: a run's setting, the seed, the start, the noise, or the rest."""
+    kinds = {}
+    for name in names:
+        head = name.split(".")[0]
+        if head in RUN_FIELDS:
+            kinds[name] = "run"
+        elif name in (SEED_AXIS, "problem.start", "problem.noise"):
+            kinds[name] = name
+        else:
+            kinds[name] = "block"
+    return kinds

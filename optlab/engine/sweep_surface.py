@@ -1,0 +1,387 @@
+"""Sweep trials on a 2-D surface, batched and exact.
+
+Trials that differ only in start, seed or noise and use an element-wise optimizer with
+the same settings share one real optimizer on a (B, 2) slice of one buffer; other
+trials get their own real optimizer on their row.  Every step is one autograd
+evaluation of all rows.  Each trial equals ``optlab run`` of its experiment bit for bit.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+import torch
+from torch.optim.sgd import sgd as functional_sgd
+
+from optlab.catalog import optimizers
+from optlab.engine.lockstep import build_run_optimizer
+from optlab.engine.run_optimizer import RunOptimizer
+from optlab.engine.sweep_plan import (
+    Trial,
+    axis_kinds,
+    set_path,
+)
+from optlab.engine.sweep_results import (
+    POLL_SECONDS,
+    ShouldStop,
+    TrialResult,
+    row_list,
+    run_single,
+    single_result,
+    sweep_threshold,
+)
+from optlab.problem import Surface
+from optlab.spec import ExperimentSpec, RunSpec, SchedulerSpec
+
+DTYPE = torch.float64
+
+
+#: at most this many bytes of per-trial noise held at once (larger blocks run in chunks)
+NOISE_BYTES = 256 * 2**20
+
+
+MAX_BLOCK_ROWS = 20_000
+
+
+def _has_plateau(sched: SchedulerSpec | None) -> bool:
+    if sched is None:
+        return False
+    if sched.name == "ReduceLROnPlateau":
+        return True
+    return any(_has_plateau(s) for s in sched.schedulers or [])
+
+
+def _needs_single(run: RunSpec) -> bool:
+    stepping = run.optimizer.inner or run.optimizer
+    return run.clip_grad_norm is not None or optimizers.get_info(stepping.name).needs_closure
+
+
+def _shareable(run: RunSpec) -> bool:
+    """B trials with these settings can share one optimizer on a (B, 2) leaf."""
+    info = optimizers.get_info(run.optimizer.name)
+    return info.elementwise and not info.needs_closure and not _has_plateau(run.scheduler)
+
+
+class _Group:
+    """Rows ``lo … hi-1`` of a block stepped by one real optimizer."""
+
+    def __init__(self, lo: int, hi: int, run: RunSpec) -> None:
+        self.lo, self.hi, self.run = lo, hi, run
+        self.opt: RunOptimizer | None = None
+        self.leaf: torch.Tensor | None = None
+        self.error = ""
+        self.fast_sgd = False
+        self.alive = True
+
+
+@torch.no_grad()  # as SGD.step (not differentiable)
+def _functional_sgd(optimizer: torch.optim.Optimizer) -> None:
+    """``torch.optim.SGD.step`` on single-tensor groups, through torch's functional ``sgd``.
+
+    The same call with the same arguments ``SGD.step`` makes (and the same momentum
+    buffers in ``optimizer.state``), without ``Optimizer.step``'s hooks and profiling.
+    """
+    for group in optimizer.param_groups:
+        for p in group["params"]:
+            if p.grad is None:
+                continue
+            state = optimizer.state[p]
+            bufs = [state.get("momentum_buffer")] if group["momentum"] != 0 else [None]
+            functional_sgd(
+                [p],
+                [p.grad],
+                bufs,
+                weight_decay=group["weight_decay"],
+                momentum=group["momentum"],
+                lr=group["lr"],
+                dampening=group["dampening"],
+                nesterov=group["nesterov"],
+                maximize=group["maximize"],
+                has_sparse_grad=False,
+                foreach=group["foreach"],
+                fused=group["fused"],
+            )
+            if group["momentum"] != 0:
+                state["momentum_buffer"] = bufs[0]
+
+
+class _SurfaceBlock:
+    """Trials of one surface and step count, stepped in lockstep (see the module doc)."""
+
+    def __init__(
+        self,
+        problem: Surface,
+        steps: int,
+        trials: list[Trial],
+        runs: list[RunSpec],
+        starts: list[tuple[float, float]],
+        noises: list[float],
+        threshold: float | None,
+    ) -> None:
+        self.problem, self.steps, self.threshold = problem, steps, threshold
+        self.trials, self.runs = trials, runs
+        n = len(trials)
+        self.buffer = torch.tensor(starts, dtype=DTYPE).reshape(n, 2)
+        self.grad = torch.zeros((n, 2), dtype=DTYPE)
+        self.points, self.grads = self.buffer.numpy(), self.grad.numpy()  # views, kept current
+        self.noise: torch.Tensor | None = None
+        if any(v > 0 for v in noises):
+            self.noise = torch.empty((steps, n, 2), dtype=DTYPE)
+            cache: dict[tuple[int, float], torch.Tensor] = {}
+            for i, (trial, std) in enumerate(zip(trials, noises, strict=True)):
+                key = (trial.seed, std)
+                if key not in cache:
+                    gen = torch.Generator().manual_seed(trial.seed)
+                    cache[key] = torch.randn((steps, 2), generator=gen, dtype=DTYPE) * std
+                self.noise[:, i] = cache[key]
+        (bx0, bx1), (by0, by1) = problem.divergence_box()
+        self.lo, self.hi = np.array([bx0, by0]), np.array([bx1, by1])
+        self.active = np.ones(n, dtype=bool)
+        self.status = ["running"] * n
+        self.message = [""] * n
+        self.diverged_at: list[int | None] = [None] * n
+        self.best = np.full(n, np.inf)
+        self.final = np.full(n, np.nan)
+        self.hit = np.full(n, -1, dtype=np.int64)
+        self.groups = self._build_groups()
+
+    def _build_groups(self) -> list[_Group]:
+        groups: list[_Group] = []
+        i, n = 0, len(self.trials)
+        while i < n:
+            j = i + 1
+            run = self.runs[i]
+            if _shareable(run):
+                while j < n and self.runs[j] is run:
+                    j += 1
+            groups.append(_Group(i, j, run))
+            i = j
+        for g in groups:
+            if _shareable(g.run) and g.hi - g.lo > 1:
+                leaf = self.buffer[g.lo : g.hi].detach().requires_grad_()
+                grad = self.grad[g.lo : g.hi]
+            else:  # one trial: a (2,) leaf, as in a single run
+                leaf, grad = self.buffer[g.lo].detach().requires_grad_(), self.grad[g.lo]
+            opt, error = build_run_optimizer(g.run, [("xy", leaf)], self.steps)
+            g.leaf, g.opt, g.error = leaf, opt, error
+            if opt is None:
+                self._end(range(g.lo, g.hi), "failed", error)
+                g.alive = False
+                continue
+            leaf.grad = grad
+            g.fast_sgd = type(opt.optimizer) is torch.optim.SGD
+        return groups
+
+    def _end(self, rows: Iterable[int], status: str, message: str = "") -> None:
+        for i in rows:
+            if self.active[i]:
+                self.active[i] = False
+                self.status[i], self.message[i] = status, message
+
+    def _objective(self, xy: torch.Tensor, t: int) -> tuple[torch.Tensor, torch.Tensor]:
+        value = self.problem.value(xy[..., 0], xy[..., 1])
+        if self.noise is None:
+            return value, value
+        uv = self.noise[t]
+        return value, value + uv[:, 0] * xy[..., 0] + uv[:, 1] * xy[..., 1]
+
+    def run(self, should_stop: ShouldStop | None, on_done: Callable[[list[int]], None]) -> bool:
+        """Step to the end; ``on_done(rows)`` as rows end.  False if stopped."""
+        last = time.perf_counter()
+        failed = row_list(np.flatnonzero(~self.active))  # optimizers that could not be built
+        if failed:
+            on_done(failed)
+        for t in range(self.steps):
+            live = [g for g in self.groups if g.alive]
+            if not live:
+                break
+            if should_stop is not None:
+                now = time.perf_counter()
+                if now - last >= POLL_SECONDS:
+                    last = now
+                    if should_stop():
+                        rows = row_list(np.flatnonzero(self.active))
+                        self._end(rows, "cancelled", f"cancelled at step {t}")
+                        on_done(rows)
+                        return False
+            for g in live:
+                assert g.opt is not None
+                if g.opt.plan.later:  # frozen groups that join later
+                    g.opt.join_groups(t)
+            xy = self.buffer.detach().requires_grad_()
+            value, loss = self._objective(xy, t)
+            loss.sum().backward()
+            assert xy.grad is not None
+            self.grad.copy_(xy.grad)
+            values = value.detach().numpy()
+            points, grads = self.points, self.grads
+            norms = np.hypot(grads[:, 0], grads[:, 1])
+            ok = (
+                np.isfinite(values)
+                & np.isfinite(norms)
+                & (points[:, 0] >= self.lo[0])
+                & (points[:, 0] <= self.hi[0])
+                & (points[:, 1] >= self.lo[1])
+                & (points[:, 1] <= self.hi[1])
+            )
+            bad = self.active & ~ok
+            if bad.any():
+                rows = row_list(np.flatnonzero(bad))
+                for i in rows:
+                    self.diverged_at[i] = t
+                self._end(
+                    rows,
+                    "diverged",
+                    f"diverged at step {t}: the loss or the point left the finite, bounded region",
+                )
+                on_done(rows)
+            counted = self.active  # rows recorded at t (ok and still running)
+            np.minimum(self.best, np.where(counted, values, np.inf), out=self.best)
+            if self.threshold is not None:
+                reach = counted & (values <= self.threshold) & (self.hit < 0)
+                self.hit[reach] = t
+            if not self.active.all():  # ended rows stop counting in shared optimizers
+                self.grad[torch.from_numpy(~self.active)] = 0.0
+            for g in live:
+                failed = self._step(g, t, values)
+                if failed:
+                    on_done(failed)
+        self._finish(on_done)
+        return True
+
+    def _step(self, g: _Group, t: int, values: np.ndarray) -> list[int]:
+        """One update of the group's optimizer; the rows it ended if it failed."""
+        if not self.active[g.lo : g.hi].any():
+            g.alive = False
+            return []
+        opt = g.opt
+        assert opt is not None
+        try:
+            if g.fast_sgd:
+                _functional_sgd(opt.optimizer)
+            else:
+                opt.optimizer.step()
+            if opt.scheduler is not None:
+                metric = float(values[g.lo]) if g.hi - g.lo == 1 else math.nan
+                opt.schedule_step({"loss": metric})
+        except Exception as exc:
+            rows = [i for i in range(g.lo, g.hi) if self.active[i]]
+            self._end(rows, "failed", f"step {t}: {type(exc).__name__}: {exc}")
+            g.alive = False
+            return rows
+        return []
+
+    def _finish(self, on_done: Callable[[list[int]], None]) -> None:
+        """The value at the final point; finished, or diverged at ``steps`` if not finite."""
+        with torch.no_grad():
+            self.final = self.problem.value(self.buffer[:, 0], self.buffer[:, 1]).numpy()
+        final, points = self.final, self.points
+        good = self.active & np.isfinite(final) & np.isfinite(points).all(1)
+        np.minimum(self.best, np.where(good, final, np.inf), out=self.best)
+        if self.threshold is not None:
+            self.hit[good & (self.hit < 0) & (final <= self.threshold)] = self.steps
+        rows = row_list(np.flatnonzero(self.active))
+        for i in rows:
+            if good[i]:
+                self.status[i] = "finished"
+            else:
+                self.status[i], self.diverged_at[i] = "diverged", self.steps
+                self.message[i] = (
+                    f"diverged at step {self.steps}: "
+                    "the loss or the point left the finite, bounded region"
+                )
+        self.active[:] = False
+        on_done(rows)
+
+    def result(self, i: int) -> TrialResult:
+        finished = self.status[i] == "finished"
+        best = float(self.best[i])
+        return TrialResult.of(
+            self.trials[i],
+            self.status[i],
+            diverged_at=self.diverged_at[i],
+            final_loss=float(self.final[i]) if finished else None,
+            best_loss=best if math.isfinite(best) else None,
+            steps_to_threshold=int(self.hit[i]) if self.hit[i] >= 0 else None,
+            final_params=self.points[i].tolist() if finished else None,
+            message=self.message[i],
+        )
+
+
+def run_surface(
+    spec: ExperimentSpec,
+    trials: list[Trial],
+    emit: Callable[[TrialResult], None],
+    should_stop: ShouldStop | None,
+) -> None:
+    threshold = sweep_threshold(spec)
+    kinds = axis_kinds(spec.sweep.axes if spec.sweep is not None else [])
+    run_cache: dict[tuple[int, str], RunSpec] = {}
+    blocks: dict[str, dict[str, Any]] = {}
+    singles: list[Trial] = []
+    for trial in trials:
+        run_values = {k: v for k, v in trial.values.items() if kinds.get(k) == "run"}
+        run_key = (trial.run, repr(sorted(run_values.items())))
+        run = run_cache.get(run_key)
+        if run is None:
+            run = spec.runs[trial.run]
+            for name, value in run_values.items():
+                run = set_path(run, name.split("."), value)
+            run_cache[run_key] = run
+        if _needs_single(run):
+            singles.append(trial)
+            continue
+        block_values = {k: v for k, v in trial.values.items() if kinds.get(k) == "block"}
+        noise = float(trial.values.get("problem.noise", spec.problem.kwargs.get("noise", 0.0)))
+        block_key = repr((sorted(block_values.items()), noise > 0))
+        block = blocks.get(block_key)
+        if block is None:
+            rep = trial.experiment(spec)
+            problem = rep.problem.build()
+            assert isinstance(problem, Surface)
+            block = blocks[block_key] = {
+                "problem": problem,
+                "steps": int(rep.steps or 0),
+                "start": problem.start,  # the same for the block unless problem.start is swept
+                "rows": [],
+            }
+        start = trial.values.get("problem.start", block["start"])
+        block["rows"].append((run_key, trial, run, (float(start[0]), float(start[1])), noise))
+    stopped = False
+    for block in blocks.values():
+        rows = block["rows"]
+        rows.sort(key=lambda r: r[0])  # trials sharing run settings sit together (stable)
+        size = MAX_BLOCK_ROWS
+        if any(r[4] > 0 for r in rows):
+            size = max(1, min(size, NOISE_BYTES // max(1, block["steps"] * 16)))
+        for lo in range(0, len(rows), size):
+            part = rows[lo : lo + size]
+            if stopped:
+                for _, trial, *_ in part:
+                    emit(TrialResult.of(trial, "cancelled", message="cancelled"))
+                continue
+            sb = _SurfaceBlock(
+                block["problem"],
+                block["steps"],
+                [r[1] for r in part],
+                [r[2] for r in part],
+                [r[3] for r in part],
+                [r[4] for r in part],
+                threshold,
+            )
+
+            def done(idx: list[int], sb: _SurfaceBlock = sb) -> None:
+                for i in idx:
+                    emit(sb.result(i))
+
+            stopped = not sb.run(should_stop, done)
+    for trial in singles:
+        if stopped:
+            emit(TrialResult.of(trial, "cancelled", message="cancelled"))
+            continue
+        single, stopped = run_single(spec, trial, should_stop)
+        emit(single_result(spec, trial, single))
