@@ -77,13 +77,18 @@ class ModelRunner(LockstepRunner):
         self.perm = torch.randperm(self.n_train, generator=gen, device=self.device)
         self.aug.manual_seed(self.spec.seed * 7_919 + epoch)
 
-    def step(self) -> None:
-        t, b = self.t, self.t % self.steps_per_epoch
+    def batch_at(self, t: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The minibatch of update ``t`` (call in order: a new epoch reseeds the order)."""
+        b = t % self.steps_per_epoch
         if b == 0 or self.perm is None:
-            self._epoch_permutation(self.epoch)
+            self._epoch_permutation(t // self.steps_per_epoch)
         assert self.perm is not None
         index = self.perm[b * self.batch_size : (b + 1) * self.batch_size]
-        x, y = self.problem.batch(self.data, index, train=True, generator=self.aug)
+        return self.problem.batch(self.data, index, train=True, generator=self.aug)
+
+    def step(self) -> None:
+        t, b = self.t, self.t % self.steps_per_epoch
+        x, y = self.batch_at(t)
         elapsed = time.perf_counter() - self.started
         for r in self.active:
             try:
@@ -100,6 +105,7 @@ class ModelRunner(LockstepRunner):
         opt = r.opt
         assert opt is not None
         opt.join_groups(t)
+        opt.before_update(epoch_start=t % self.steps_per_epoch == 0)
         lrs = opt.lrs()
         clip = self.spec.runs[r.index].clip_grad_norm
 

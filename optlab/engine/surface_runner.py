@@ -84,6 +84,7 @@ class SurfaceRunner(LockstepRunner):
         for r in active:
             assert r.opt is not None
             r.opt.join_groups(t)
+            r.opt.before_update()
         plain = [r for r in active if r.opt is not None and not r.opt.needs_closure]
         if plain:
             points = torch.stack([r.xy for r in plain])
