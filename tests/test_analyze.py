@@ -1,4 +1,4 @@
-"""``optlab analyze``: curvature against numpy, stability limits against real SGD runs (issue 12 §3)."""
+"""``optlab analyze``: curvature against numpy, stability limits against SGD (issue 12 §3)."""
 
 from __future__ import annotations
 
@@ -111,7 +111,10 @@ def test_analyze_command(tmp_path, capsys):
     model = tmp_path / "model.json"
     model.write_text(
         json.dumps(
-            {"problem": {"name": "mse_regression"}, "runs": [{"label": "a", "optimizer": {"name": "SGD"}}]}
+            {
+                "problem": {"name": "mse_regression"},
+                "runs": [{"label": "a", "optimizer": {"name": "SGD"}}],
+            }
         )
     )
     assert main(["analyze", str(model)]) == 2
