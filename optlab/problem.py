@@ -107,6 +107,9 @@ class Surface(Problem):
     log_scale: ClassVar[bool] = False
     #: a run that leaves the plot box widened by this factor (around its centre) diverged
     divergence_factor: ClassVar[float] = 50.0
+    #: f is a quadratic form: its Hessian is the same everywhere, so the linearized
+    #: stability limits and Distill's optimal heavy ball hold globally (``optlab analyze``)
+    quadratic: ClassVar[bool] = False
 
     def value(self, x: Any, y: Any) -> Any:
         """f(x, y) elementwise, for torch tensors or numpy arrays."""

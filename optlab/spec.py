@@ -21,8 +21,10 @@ from typing import Any, Literal
 
 from pydantic import (
     Field,
+    SerializerFunctionWrapHandler,
     ValidationError,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
@@ -66,6 +68,13 @@ __all__ = [
 ]
 
 
+class SharpnessSpec(Strict):
+    """Every ``every`` updates, λ_max of the training-loss Hessian by ``iters`` power iterations."""
+
+    every: int = Field(ge=1, description="estimate it before every k-th update")
+    iters: int = Field(20, ge=1, le=1000, description="Hessian-vector-product power iterations")
+
+
 class RunSpec(Strict):
     label: str = Field(min_length=1, max_length=60)
     optimizer: OptimizerSpec
@@ -74,6 +83,24 @@ class RunSpec(Strict):
     clip_grad_norm: float | None = Field(
         None, gt=0, description="clip the gradient norm to this value (off when omitted)"
     )
+
+    scheduler_first: bool = Field(
+        False, description="call scheduler.step() before optimizer.step() (PyTorch < 1.1 order)"
+    )
+    record_state: bool = Field(False, description="record the optimizer's state after each update")
+    record_sharpness: SharpnessSpec | None = Field(
+        None, description="models: record the top Hessian eigenvalue every k updates"
+    )
+
+    @model_serializer(mode="wrap")
+    def _omit_instruments_off(self, handler: SerializerFunctionWrapHandler) -> Any:
+        """Instrument flags that are off stay out of the JSON (specs read as before)."""
+        data = handler(self)
+        if isinstance(data, dict):
+            for key in ("scheduler_first", "record_state"):
+                if data.get(key) is False:
+                    del data[key]
+        return data
 
     @model_validator(mode="wrap")
     @classmethod
@@ -102,6 +129,16 @@ class RunSpec(Strict):
                 for err in exc.errors():
                     loc = ("param_groups", i, *err["loc"])
                     errors.append({**err, "loc": loc, "msg": friendly(err)})
+        if run.scheduler_first and (run.scheduler is None or _reads_metric(run.scheduler)):
+            errors.append(
+                {
+                    "type": "value_error",
+                    "loc": ("scheduler_first",),
+                    "input": None,
+                    "msg": "scheduler_first needs a scheduler that does not read the loss "
+                    "(not ReduceLROnPlateau)",
+                }
+            )
         if run.scheduler is not None:
             for path, msg in schedulers.check_structure(run.scheduler):
                 loc = ("scheduler", *[p for p in path.split(".") if p])
@@ -207,6 +244,11 @@ class ExperimentSpec(Strict):
                 n_groups = _group_count(run, names)
                 for path, msg in _scheduler_run_errors(sched, info, n_groups):
                     err(("runs", r, "scheduler", *path), msg)
+            if surface and run.record_sharpness is not None:
+                err(
+                    ("runs", r, "record_sharpness"),
+                    "record_sharpness is for model problems; on a surface use `optlab analyze`",
+                )
             if sched and sched.monitor == "val_loss" and surface:
                 err(
                     ("runs", r, "scheduler", "monitor"),
@@ -230,6 +272,12 @@ class ExperimentSpec(Strict):
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_none=True, exclude_defaults=False)
+
+
+def _reads_metric(sched: SchedulerSpec) -> bool:
+    return sched.name == "ReduceLROnPlateau" or any(
+        _reads_metric(s) for s in sched.schedulers or []
+    )
 
 
 def _group_count(run: RunSpec, names: list[str]) -> int:

@@ -45,6 +45,7 @@ class Quadratic(Surface):
     default_start = (-1.8, -0.5)
     bounds = ((-2.5, 2.5), (-2.5, 2.5))
     log_scale = True
+    quadratic = True
 
     def __init__(self, params: QuadraticParams | None = None) -> None:
         super().__init__(params)

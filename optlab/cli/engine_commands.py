@@ -21,6 +21,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     spec = read_spec(args.spec)
     if spec.sweep is not None:
         raise UsageError("this spec has a sweep: use `python -m optlab sweep` to run its trials")
+    from optlab.cli.instrument_commands import print_warnings
+
+    print_warnings(spec)
     # 2-element surface updates gain nothing from threads; models use torch's default
     torch.set_num_threads(args.threads or (1 if spec.is_surface else torch.get_num_threads()))
     bar = tqdm(
@@ -72,7 +75,11 @@ def cmd_schedule(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from optlab.export.script import export_script
 
-    write_output(export_script(read_spec(args.spec)), args.out)
+    try:
+        text = export_script(read_spec(args.spec))
+    except NotImplementedError as exc:
+        raise UsageError(f"cannot export this spec: {exc}") from None
+    write_output(text, args.out)
     return 0
 
 

@@ -1,4 +1,4 @@
-"""Command line: ``python -m optlab run | sweep | schedule | export | list | runs | show``.
+"""Command line: ``python -m optlab run | sweep | check | analyze | lr-find | schedule | …``.
 
 Exit codes: 0 done (diverged runs included), 2 invalid input (one clear line per
 problem on stderr, naming the field; no traceback), 1 internal error.
@@ -12,6 +12,7 @@ import sys
 
 from optlab.cli.engine_commands import add_engine_commands
 from optlab.cli.errors import UsageError
+from optlab.cli.instrument_commands import add_instrument_commands
 from optlab.cli.store_commands import add_store_commands
 from optlab.cli.sweep_command import add_sweep_command
 from optlab.problem import DataError
@@ -23,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     add_engine_commands(sub)
     add_sweep_command(sub)
+    add_instrument_commands(sub)
     add_store_commands(sub)
     return parser
 

@@ -25,6 +25,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if spec.sweep is None:
         raise UsageError(f"{args.spec} has no sweep; add one or run it with `python -m optlab run`")
     trials = plan(spec)  # bad input fails here, before anything runs (exit 2)
+    from optlab.cli.instrument_commands import print_warnings
+
+    print_warnings(spec)  # the base spec's pitfalls (the axes' values are not checked)
     tune = spec.sweep.tune
     total = len(trials) + (len(spec.runs) * tune.rerun_seeds if tune is not None else 0)
     bar = tqdm(

@@ -218,6 +218,7 @@ def preview_schedule(spec: ExperimentSpec) -> dict[str, Any]:
         lrs = []
         for t in range(steps):
             opt.join_groups(t)
+            opt.before_update(epoch_start=t % per_epoch == 0)
             lrs.append(opt.lrs())
             if interval == "step" or (t + 1) % per_epoch == 0:
                 opt.schedule_step({"loss": 1.0, "val_loss": 1.0})

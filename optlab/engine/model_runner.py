@@ -20,8 +20,10 @@ import numpy as np
 import torch
 
 from optlab.engine.lockstep import LockstepRunner, RunState, build_run_optimizer
+from optlab.engine.opt_state import group_state_norms
 from optlab.engine.records import Batch, EpochMetrics, StepChunk
 from optlab.engine.run_optimizer import RunOptimizer
+from optlab.engine.sharpness import top_eigenvalue
 from optlab.problem import ModelProblem
 from optlab.spec import ExperimentSpec
 
@@ -38,6 +40,8 @@ class _Run(RunState):
         ] = []
         self.epochs: list[EpochMetrics] = []
         self.epoch_loss_sum: torch.Tensor | float = 0.0
+        #: per pending update: state norms after it (record_state), sharpness before it
+        self.instruments: list[tuple[dict[str, dict[str, torch.Tensor]] | None, Any]] = []
 
 
 class ModelRunner(LockstepRunner):
@@ -53,6 +57,8 @@ class ModelRunner(LockstepRunner):
         self.started = time.perf_counter()
         self.perm: torch.Tensor | None = None
         self.aug = torch.Generator(device=device)
+        #: record_sharpness: the fixed batch its Hessian is taken on (built when first used)
+        self.fixed_batch: tuple[torch.Tensor, torch.Tensor] | None = None
         torch.manual_seed(spec.seed)
         base = problem.build_model()
         self.runs: list[_Run] = []
@@ -77,13 +83,18 @@ class ModelRunner(LockstepRunner):
         self.perm = torch.randperm(self.n_train, generator=gen, device=self.device)
         self.aug.manual_seed(self.spec.seed * 7_919 + epoch)
 
-    def step(self) -> None:
-        t, b = self.t, self.t % self.steps_per_epoch
+    def batch_at(self, t: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The minibatch of update ``t`` (call in order: a new epoch reseeds the order)."""
+        b = t % self.steps_per_epoch
         if b == 0 or self.perm is None:
-            self._epoch_permutation(self.epoch)
+            self._epoch_permutation(t // self.steps_per_epoch)
         assert self.perm is not None
         index = self.perm[b * self.batch_size : (b + 1) * self.batch_size]
-        x, y = self.problem.batch(self.data, index, train=True, generator=self.aug)
+        return self.problem.batch(self.data, index, train=True, generator=self.aug)
+
+    def step(self) -> None:
+        t, b = self.t, self.t % self.steps_per_epoch
+        x, y = self.batch_at(t)
         elapsed = time.perf_counter() - self.started
         for r in self.active:
             try:
@@ -100,6 +111,7 @@ class ModelRunner(LockstepRunner):
         opt = r.opt
         assert opt is not None
         opt.join_groups(t)
+        opt.before_update(epoch_start=t % self.steps_per_epoch == 0)
         lrs = opt.lrs()
         clip = self.spec.runs[r.index].clip_grad_norm
 
@@ -116,6 +128,7 @@ class ModelRunner(LockstepRunner):
                 torch.nn.utils.clip_grad_norm_([p for p in opt.params if p.grad is not None], clip)
             return loss
 
+        sharp = self._sharpness(r, t)
         loss = forward_backward()
         params = [p for p in opt.params if p.grad is not None]
         if clip is not None and not opt.needs_closure:
@@ -131,8 +144,31 @@ class ModelRunner(LockstepRunner):
         loss = loss.detach()
         r.epoch_loss_sum = r.epoch_loss_sum + loss * y.shape[0]
         r.pending.append((t, loss, norm.detach(), lrs, elapsed, effective))
+        run = self.spec.runs[r.index]
+        if run.record_state or run.record_sharpness is not None:
+            norms = group_state_norms(opt.optimizer, opt.group_names) if run.record_state else None
+            r.instruments.append((norms, sharp))
         if opt.interval == "step":
             opt.schedule_step({"loss": float(loss)} if opt.needs_metric else {})
+
+    def _sharpness(self, r: _Run, t: int) -> torch.Tensor | None:
+        """λ_max before update t, every ``record_sharpness.every`` updates (else None)."""
+        every = self.spec.runs[r.index].record_sharpness
+        if every is None or t % every.every:
+            return None
+        assert r.opt is not None
+        if self.fixed_batch is None:
+            index = torch.arange(min(self.batch_size, self.n_train), device=self.device)
+            self.fixed_batch = self.problem.batch(self.data, index, train=False)
+        x, y = self.fixed_batch
+        gen = torch.Generator(device=self.device).manual_seed(self.spec.seed * 7_727 + t)
+        r.model.eval()
+        try:
+            return top_eigenvalue(
+                lambda: self.problem.loss(r.model(x), y), r.opt.params, every.iters, gen
+            )
+        finally:
+            r.model.train()
 
     @torch.no_grad()
     def evaluate(self, model: torch.nn.Module) -> tuple[float, float | None]:
@@ -189,6 +225,7 @@ class ModelRunner(LockstepRunner):
             else None
         )
         r.pending = []
+        state_norms, sharpness = self._instrument_arrays(r, len(steps))
         bad = np.flatnonzero(~np.isfinite(loss))
         if bad.size and r.status in ("running", "finished"):
             cut = int(bad[0])
@@ -197,10 +234,54 @@ class ModelRunner(LockstepRunner):
             r.epochs = [m for m in r.epochs if m.epoch * self.steps_per_epoch <= steps[cut]]
             loss, norm, lr, times = loss[:cut], norm[:cut], lr[:cut], times[:cut]
             effective = effective[:cut] if effective is not None else None
+            if state_norms is not None:
+                state_norms = {
+                    g: {k: v[:cut] for k, v in names.items()} for g, names in state_norms.items()
+                }
+            sharpness = sharpness[:cut] if sharpness is not None else None
         if not len(loss):
             return None
         r.steps_done = steps[0] + len(loss)
-        return StepChunk(r.index, steps[0], loss, lr, norm, times, effective_lr=effective)
+        return StepChunk(
+            r.index,
+            steps[0],
+            loss,
+            lr,
+            norm,
+            times,
+            effective_lr=effective,
+            state_norms=state_norms,
+            sharpness=sharpness,
+        )
+
+    def _instrument_arrays(
+        self, r: _Run, n: int
+    ) -> tuple[dict[str, dict[str, np.ndarray]] | None, np.ndarray | None]:
+        """The pending state norms and sharpness values as arrays (one copy to the host)."""
+        run = self.spec.runs[r.index]
+        pending, r.instruments = r.instruments, []
+        where: list[tuple[str, str, int]] = []
+        values: list[torch.Tensor] = []
+        for i, (norms, _) in enumerate(pending):
+            for g, names in (norms or {}).items():
+                for k, v in names.items():
+                    where.append((g, k, i))
+                    values.append(v.to(torch.float64) if v.device.type == "cpu" else v.float())
+        host = torch.stack(values).cpu().numpy() if values else np.zeros(0)
+        state_norms: dict[str, dict[str, np.ndarray]] | None = None
+        if run.record_state:
+            state_norms = {}
+            for (g, k, i), value in zip(where, host, strict=True):
+                series = state_norms.setdefault(g, {})
+                if k not in series:
+                    series[k] = np.full(n, np.nan)
+                series[k][i] = value
+        sharpness = None
+        if run.record_sharpness is not None:
+            sharpness = np.array(
+                [float(s) if s is not None else np.nan for _, s in pending], dtype=np.float64
+            )
+        return state_norms, sharpness
 
     def flush(self) -> Batch:
         batch = Batch(progress=self.progress())

@@ -45,6 +45,14 @@ class StepChunk:
     params: np.ndarray | None = None
     eval_params: np.ndarray | None = None
     effective_lr: np.ndarray | None = None
+    #: ``record_state`` on a surface: each state tensor's value after the update, (n, 2),
+    #: and the update itself (params after − params before), (n, 2)
+    state: dict[str, np.ndarray] | None = None
+    update: np.ndarray | None = None
+    #: ``record_state`` on a model: {group: {state name: L2 norm after the update, (n,)}}
+    state_norms: dict[str, dict[str, np.ndarray]] | None = None
+    #: ``record_sharpness``: λ_max at the point of the update, NaN between measurements
+    sharpness: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.loss.shape[0])
@@ -114,6 +122,18 @@ class _RunAccumulator:
         parts = [p for p in parts if p is not None]
         return np.concatenate(parts) if parts else np.zeros((0,))
 
+    def concat_keyed(self, get: Any, shape: tuple[int, ...] = ()) -> dict[Any, np.ndarray]:
+        """Per-key series from dicts ``get(chunk)`` (None: not recorded), NaN where a chunk
+        lacks a key (a state tensor the optimizer creates later)."""
+        chunks = sorted(self.chunks, key=lambda c: c.start)
+        keys = list(dict.fromkeys(k for c in chunks for k in (get(c) or {})))
+        return {
+            key: np.concatenate(
+                [(get(c) or {}).get(key, np.full((len(c), *shape), np.nan)) for c in chunks]
+            )
+            for key in keys
+        }
+
 
 class ResultCollector:
     """Collects batches into the result JSON shape (docs/architecture.md §5)."""
@@ -161,6 +181,7 @@ class ResultCollector:
                 }
                 if acc.final_params is not None:
                     row["final"]["params"] = acc.final_params
+                row.update(_instrument_rows(acc))
                 if acc.epochs:
                     row["epochs"] = [
                         {
@@ -177,3 +198,24 @@ class ResultCollector:
                     row["message"] = acc.message
             out.append(row)
         return out
+
+
+def _instrument_rows(acc: _RunAccumulator) -> dict[str, Any]:
+    """``state`` and ``update`` (surfaces), ``state_norms`` (models), ``sharpness``."""
+    out: dict[str, Any] = {}
+    if any(c.update is not None for c in acc.chunks):
+        state = acc.concat_keyed(lambda c: c.state, (2,))
+        out["state"] = {k: _lr_rows(v) for k, v in state.items()}
+        out["update"] = _lr_rows(acc.concat("update"))
+    if any(c.state_norms is not None for c in acc.chunks):
+        groups = list(dict.fromkeys(g for c in acc.chunks for g in (c.state_norms or {})))
+        out["state_norms"] = {
+            g: {
+                k: [_num(x) for x in v]
+                for k, v in acc.concat_keyed(lambda c, g=g: (c.state_norms or {}).get(g)).items()
+            }
+            for g in groups
+        }
+    if any(c.sharpness is not None for c in acc.chunks):
+        out["sharpness"] = [_num(v) for v in acc.concat("sharpness")]
+    return out

@@ -79,6 +79,9 @@ class RunOptimizer:
             raise BuildError("scheduler", exc) from exc
         self.interval = run.scheduler.interval if run.scheduler else "step"
         self.monitor = (run.scheduler.monitor or "loss") if run.scheduler else "loss"
+        #: PyTorch < 1.1's order: scheduler.step() before optimizer.step() (spec.py checks
+        #: that the schedule does not read the loss)
+        self.scheduler_first = run.scheduler_first
         self.joined = len(self.plan.active)
         stepping = optimizers.get_info(optimizers.innermost(run.optimizer).name)
         self.needs_closure = stepping.needs_closure  # Lookahead steps its inner optimizer
@@ -174,8 +177,20 @@ class RunOptimizer:
         """Whether the schedule reads the loss (ReduceLROnPlateau): only then sync it."""
         return isinstance(self.scheduler, ReduceLROnPlateau)
 
+    def before_update(self, epoch_start: bool = True) -> None:
+        """Right before update t (before its lr is read): with ``scheduler_first`` the
+        scheduler steps here (every update, or at an epoch's first update for
+        interval=epoch), so the schedule's first value is skipped."""
+        if self.scheduler_first and (self.interval == "step" or epoch_start):
+            self._advance({})
+
     def schedule_step(self, metrics: dict[str, float]) -> None:
-        """One scheduler step (after an update, or at an epoch end for interval=epoch)."""
+        """One scheduler step (after an update, or at an epoch end for interval=epoch);
+        nothing with ``scheduler_first`` (:meth:`before_update` stepped it)."""
+        if not self.scheduler_first:
+            self._advance(metrics)
+
+    def _advance(self, metrics: dict[str, float]) -> None:
         if self.scheduler is None or self.scheduler_steps_done >= self.total_scheduler_steps:
             return
         with _quiet_scheduler():

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from optlab.engine.lockstep import LockstepRunner, RunState, build_run_optimizer
+from optlab.engine.opt_state import point_state
 from optlab.engine.records import Batch, StepChunk
 from optlab.engine.run_optimizer import RunOptimizer
 from optlab.problem import Surface
@@ -34,6 +35,8 @@ class _Run(RunState):
         super().__init__(index, opt, error)
         self.xy = xy
         self.flushed = 0
+        #: record_state: each state tensor's value after update t, allocated when first seen
+        self.state: dict[str, np.ndarray] | None = None
 
 
 class SurfaceRunner(LockstepRunner):
@@ -66,6 +69,10 @@ class SurfaceRunner(LockstepRunner):
         self.eval_params = np.full((self.steps, n, 2), np.nan)
         #: the lr each group's update applied, for optimizers that scale the group lr (else NaN)
         self.effective_lr = np.full((self.steps, n, n_groups), np.nan)
+        #: record_state: params after update t − params before it
+        self.update = np.full((self.steps, n, 2), np.nan)
+        for r, run in zip(self.runs, spec.runs, strict=True):
+            r.state = {} if run.record_state else None
 
     # ------------------------------------------------------------------ stepping
 
@@ -84,6 +91,7 @@ class SurfaceRunner(LockstepRunner):
         for r in active:
             assert r.opt is not None
             r.opt.join_groups(t)
+            r.opt.before_update()
         plain = [r for r in active if r.opt is not None and not r.opt.needs_closure]
         if plain:
             points = torch.stack([r.xy for r in plain])
@@ -162,10 +170,21 @@ class SurfaceRunner(LockstepRunner):
                 opt.optimizer.step(closure)  # type: ignore[arg-type]
             else:
                 opt.optimizer.step()
+            if r.state is not None:
+                self._record_state(t, r)
             opt.schedule_step({"loss": float(self.loss[t, r.index])})
         except Exception as exc:
             r.status, r.message = "failed", f"step {t}: {type(exc).__name__}: {exc}"
         # a non-finite point shows up in the next step's record (or in the final value)
+
+    def _record_state(self, t: int, r: _Run) -> None:
+        """The optimizer's state after update t and the update itself (record_state)."""
+        assert r.state is not None and r.opt is not None
+        self.update[t, r.index] = r.xy.detach().numpy() - self.params[t, r.index]
+        for name, value in point_state(r.opt.optimizer, r.xy).items():
+            if name not in r.state:
+                r.state[name] = np.full((self.steps, 2), np.nan)
+            r.state[name][t] = value
 
     def _diverge(self, r: _Run, t: int) -> None:
         r.status, r.diverged_at = "diverged", t
@@ -213,6 +232,12 @@ class SurfaceRunner(LockstepRunner):
                             if r.opt is not None and r.opt.scales_lr
                             else None
                         ),
+                        state=(
+                            {k: v[sl].copy() for k, v in r.state.items()}
+                            if r.state is not None
+                            else None
+                        ),
+                        update=self.update[sl, r.index].copy() if r.state is not None else None,
                     )
                 )
                 r.flushed = end

@@ -212,6 +212,7 @@ class _SurfaceBlock:
                 assert g.opt is not None
                 if g.opt.plan.later:  # frozen groups that join later
                     g.opt.join_groups(t)
+                g.opt.before_update()  # scheduler_first: the scheduler steps first
             xy = self.buffer.detach().requires_grad_()
             value, loss = self._objective(xy, t)
             loss.sum().backward()

@@ -208,12 +208,37 @@ PRESETS: tuple[Preset, ...] = (
                         "base_lr": 0.01,
                         "max_lr": 0.1,
                         "step_size_up": 125,
+                        "cycle_momentum": False,
                     },
                 },
                 {
                     "label": "OneCycleLR",
                     "optimizer": {"name": "SGD", "lr": 0.1},
-                    "scheduler": {"name": "OneCycleLR", "max_lr": 0.1},
+                    "scheduler": {"name": "OneCycleLR", "max_lr": 0.1, "cycle_momentum": False},
+                },
+            ],
+        },
+    ),
+    Preset(
+        "schedules_scheduler_first",
+        "Step order: scheduler first",
+        "schedules",
+        "scheduler.step() before optimizer.step() (PyTorch < 1.1): the first lr is skipped.",
+        {
+            "name": "optimizer.step() then scheduler.step(), or the other way round",
+            "problem": {"name": "quadratic"},
+            "steps": 40,
+            "runs": [
+                {
+                    "label": "optimizer first",
+                    "optimizer": {"name": "SGD", "lr": 0.1},
+                    "scheduler": {"name": "StepLR", "step_size": 10, "gamma": 0.5},
+                },
+                {
+                    "label": "scheduler first",
+                    "optimizer": {"name": "SGD", "lr": 0.1},
+                    "scheduler": {"name": "StepLR", "step_size": 10, "gamma": 0.5},
+                    "scheduler_first": True,
                 },
             ],
         },

@@ -151,8 +151,10 @@ def run_card(
             new_sched = scheduler_editor(sched, f"{key}:sched", steps=steps, lr=lr, model=model)
         if new_sched:
             out["scheduler"] = new_sched
-        if run.get("clip_grad_norm") is not None:
-            out["clip_grad_norm"] = run["clip_grad_norm"]
+        # kept as given (no field yet): clipping and the instruments (issue 12)
+        for kept in ("clip_grad_norm", "scheduler_first", "record_state", "record_sharpness"):
+            if run.get(kept) not in (None, False):
+                out[kept] = run[kept]
         if extra is not None:
             out.update(extra(run, key, index))
         optimizer_teach(opt.get("name", "SGD"))

@@ -14,6 +14,7 @@ import streamlit as st
 from optlab.ui import presets, theme
 from optlab.ui.charts.figures import CONTOUR_STATIC, contour_figure
 from optlab.ui.charts.live_chart import live_chart
+from optlab.ui.forms.pitfall_notes import show_run_warnings
 from optlab.ui.forms.runs_editor import runs_editor, show_run_errors
 from optlab.ui.forms.surface_setup import problem_identity, request_start, surface_setup
 from optlab.ui.frame.run_bar import is_active, run_bar
@@ -82,6 +83,7 @@ def render() -> None:
         boxes = runs_editor(PAGE, draft, steps=int(draft.get("steps") or 500), model=False)
     spec, errors = validate(draft)
     show_run_errors(boxes, errors)
+    show_run_warnings(boxes, spec)  # optlab check's pitfalls, on their run's card
     with bar:
         run_bar(PAGE, spec, errors, busy=is_active(page_state.shown(PAGE)))
     exp_id = page_state.shown(PAGE)

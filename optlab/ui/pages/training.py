@@ -16,6 +16,7 @@ from optlab.problem import ModelProblem, get_problem
 from optlab.ui import presets
 from optlab.ui.forms.group_editor import group_editor
 from optlab.ui.forms.model_setup import model_setup
+from optlab.ui.forms.pitfall_notes import show_run_warnings
 from optlab.ui.forms.runs_editor import runs_editor, show_run_errors
 from optlab.ui.forms.surface_setup import problem_identity
 from optlab.ui.frame.run_bar import is_active, run_bar
@@ -82,6 +83,7 @@ def render() -> None:
         )
     spec, errors = validate(draft)
     show_run_errors(boxes, errors)
+    show_run_warnings(boxes, spec)  # optlab check's pitfalls, on their run's card
     with bar:
         run_bar(PAGE, spec, errors, busy=is_active(page_state.shown(PAGE)))
     exp_id = page_state.shown(PAGE)
