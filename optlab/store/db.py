@@ -35,7 +35,7 @@ from optlab.engine.records import ACTIVE_STATUSES, FINAL_STATES, Batch
 from optlab.store import export
 from optlab.store.connection import BUSY_TIMEOUT_MS
 from optlab.store.owner import new_owner, owner_alive, release_owner
-from optlab.store.queries import Queries
+from optlab.store.sweeps import SweepRecords
 from optlab.store.values import (
     EXPERIMENT_FINAL_STATUSES,
     EXPERIMENT_STATUSES,
@@ -82,7 +82,7 @@ _ACTIVE_SQL = _quoted(ACTIVE_STATUSES)
 _FINAL_SQL = _quoted(EXPERIMENT_FINAL_STATUSES)
 
 
-class Store(Queries):
+class Store(SweepRecords):
     """The SQLite run store at ``path`` (default ``$OPTLAB_HOME/optlab.db``)."""
 
     # ------------------------------------------------------------------ writing
@@ -96,8 +96,13 @@ class Store(Queries):
         source: str = "ui",
         owner: str = "",
         device: str | None = None,
+        kind: str = "experiment",
+        trials_total: int | None = None,
     ) -> str:
-        """Store a validated spec (an ``ExperimentSpec`` or its dict) and its runs."""
+        """Store a validated spec (an ``ExperimentSpec`` or its dict) and its runs.
+
+        ``kind="sweep"`` with the planned ``trials_total`` records a sweep (its trials
+        go to :meth:`write_trials`)."""
         spec_dict = spec.to_dict() if hasattr(spec, "to_dict") else dict(spec)
         now = time.time()
         host, pid = (socket.gethostname(), os.getpid()) if owner else ("", None)
@@ -108,8 +113,9 @@ class Store(Queries):
                 with self._tx() as conn:
                     cur = conn.execute(
                         "INSERT INTO experiments (id, name, spec, spec_key, status, client, source,"
-                        " device, versions, created, owner, owner_pid, owner_host)"
-                        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                        " device, versions, created, owner, owner_pid, owner_host, kind,"
+                        " trials_total)"
+                        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                         (
                             exp_id,
                             spec_dict.get("name", ""),
@@ -124,6 +130,8 @@ class Store(Queries):
                             owner,
                             pid,
                             host,
+                            kind,
+                            trials_total,
                         ),
                     )
                     pk = int(cur.lastrowid or 0)
@@ -310,6 +318,7 @@ class Store(Queries):
             conn.execute("DELETE FROM steps WHERE exp = ?", (pk,))
             conn.execute("DELETE FROM epochs WHERE exp = ?", (pk,))
             conn.execute("DELETE FROM runs WHERE exp = ?", (pk,))
+            conn.execute("DELETE FROM trials WHERE exp = ?", (pk,))
             conn.execute("DELETE FROM experiments WHERE pk = ?", (pk,))
         self._pks.pop(exp_id, None)
         with contextlib.suppress(OSError):
