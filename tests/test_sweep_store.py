@@ -59,7 +59,7 @@ def test_store_round_trip_equals_the_cli_result(tmp_path: Path) -> None:
     exp_id = store.create_experiment(
         spec, kind="sweep", trials_total=total_trials(spec), status="running"
     )
-    results, stopped = run_remaining(spec, [], on_result=lambda r: store.write_trials(exp_id, [r]))
+    _, stopped = run_remaining(spec, [], on_result=lambda r: store.write_trials(exp_id, [r]))
     assert not stopped
     store.close()
     again = Store(tmp_path / "s.db")  # a fresh connection reads it back from the file
@@ -117,7 +117,7 @@ def test_resume_skips_finished_trials(tmp_path: Path) -> None:
         ran.extend(t.index for t in trials)
         return run_trials(spec, trials, **kw)
 
-    results, _ = run_remaining(
+    run_remaining(
         spec,
         store.trial_results(exp_id),
         on_result=lambda r: store.write_trials(exp_id, [r]),

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, cast
 
 import optlab
+from optlab.jobs import sweep_jobs
 from optlab.jobs.job import Job
 from optlab.jobs.worker import Channel
 from optlab.paths import checkpoint_path, write_atomic
@@ -177,10 +178,18 @@ class LocalExecutor:
 
     def submit(self, job: Job) -> None:
         with self._cond:
-            self._queue.append(job)
+            if job.sweep is not None:  # a sweep: queue its shards (optlab.jobs.sweep_jobs)
+                self._queue.extend(sweep_jobs.make_shards(job, len(self.workers)))
+            else:
+                self._queue.append(job)
             self._cond.notify_all()
 
     def cancel(self, job: Job, runs: set[int] | None) -> bool:
+        if job.sweep is not None:
+            with self._cond:
+                dropped = sweep_jobs.cancel(self, job, self._queue)
+                self._cond.notify_all()
+            return dropped
         with self._cond:
             if job in self._queue:
                 if runs is None:
@@ -321,6 +330,9 @@ class LocalExecutor:
 
     def _run(self, job: Job, worker: WorkerProcess) -> None:
         """Send ``job`` to ``worker`` and write everything it sends back to the store."""
+        if job.parent is not None:  # a sweep's shard
+            sweep_jobs.run_shard(self, job, worker)
+            return
         store, ckpt = self.store, checkpoint_path(job.id, self.checkpoint_dir)
         checkpoint = None
         if job.resume:
