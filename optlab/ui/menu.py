@@ -6,7 +6,7 @@ from typing import Any
 
 import streamlit as st
 
-from optlab.ui.pages import history, schedules, surfaces, training
+from optlab.ui.pages import history, schedules, surfaces, sweeps, training
 from optlab.ui.state import navigation
 
 
@@ -25,6 +25,9 @@ def pages() -> list[Any]:
         ),
         "schedules": st.Page(
             schedules.render, title="Schedules", icon=":material/show_chart:", url_path="schedules"
+        ),
+        "sweeps": st.Page(
+            sweeps.render, title="Sweeps", icon=":material/grid_on:", url_path="sweeps"
         ),
         "history": st.Page(
             history.render, title="History", icon=":material/history:", url_path="history"

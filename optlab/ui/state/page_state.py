@@ -31,7 +31,10 @@ def _remember(page: str, sig: tuple[str | None, str | None]) -> None:
 
 
 def page_for(spec: dict[str, Any]) -> str:
-    """``surfaces`` or ``training``: where a spec belongs (by its problem's kind)."""
+    """``surfaces`` or ``training``: where a spec belongs (by its problem's kind);
+    ``sweeps`` for a spec with a sweep."""
+    if spec.get("sweep"):
+        return "sweeps"
     try:
         kind = get_problem(str((spec.get("problem") or {}).get("name", ""))).kind
     except ValueError:
