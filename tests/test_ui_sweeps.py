@@ -104,3 +104,21 @@ def test_figures_unit() -> None:
     assert lo == pytest.approx(1 / 50) and hi == pytest.approx(1.0)
     assert sf.nearest_minimum([3.0, 2.0], [(0.0, 0.0), (3.0, 2.0)]) == 1
     assert sf.eta_seconds(5, 10, 10.0) == pytest.approx(10.0)
+
+
+def test_sweep_this_opens_the_sweeps_page_with_the_spec(ui_page: Any) -> None:
+    from optlab.engine.sweep_plan import plan
+    from optlab.ui.frame.sweep_this import sweep_spec
+
+    surface = presets.get("sgdm_adam_rosenbrock").spec
+    spec = sweep_spec(surface, model=False)
+    assert spec["sweep"]["axes"]["optimizer.lr"] == {"log": [0.0001, 0.01], "num": 9}
+    assert len(plan(parse_spec(spec))) == 18
+    model = sweep_spec(presets.get("cifar_sgdm_adam").spec, model=True)
+    assert model["sweep"]["seeds"] == 2 and len(plan(parse_spec(model))) == 16
+    at = ui_page("surfaces")
+    at.button(key="sweep-this:surfaces").click().run()
+    assert not at.exception
+    # a page tested alone cannot switch pages: the spec waits in the Sweeps form
+    assert at.session_state["optlab:draft:sweeps"]["sweep"]["axes"]["optimizer.lr"]["num"] == 9
+    assert any("Sweeps page" in i.value for i in at.run().info)
