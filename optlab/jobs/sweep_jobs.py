@@ -3,10 +3,11 @@
 A sweep job is split into *shards*, ordinary :class:`Job`s the executor queues and
 schedules like any other (so the per-client limits hold: each running shard counts).
 Every shard takes work from the sweep's shared :class:`SweepWork`: a surface sweep
-has one shard that takes all pending trials at once (the engine batches them in one
-worker); a model sweep has a shard per worker slot, each taking one trial at a time,
-so several trials run at once and every trial is stored the moment it ends.  Tune's
-re-runs are planned when the last search trial is in.
+has one shard that takes the pending trials in a few big chunks (the engine batches
+each chunk in one worker; the views fill in chunk by chunk); a model sweep has a
+shard per worker slot, each taking one trial at a time, so several trials run at once
+and every trial is stored the moment it ends.  Tune's re-runs are planned when the last
+search trial is in.
 
 Protocol with the worker (:mod:`optlab.jobs.worker`)::
 
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import math
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +34,11 @@ from optlab.spec import ExperimentSpec
 
 if TYPE_CHECKING:
     from optlab.jobs.local_executor import LocalExecutor, WorkerProcess
+
+
+#: a surface sweep's trials go to its worker in chunks of at least this many (each chunk
+#: is batched by the engine); larger sweeps in eighths, so the views fill in as they end
+SURFACE_CHUNK = 256
 
 
 class SweepWork:
@@ -63,9 +70,9 @@ class SweepWork:
                 if self.cancelled or self.interrupted or self.error is not None:
                     return None
                 if self.pending:
-                    if self.surface:
-                        batch = list(self.pending)
-                        self.pending.clear()
+                    if self.surface:  # big chunks, so the views fill in as they end
+                        n = max(SURFACE_CHUNK, math.ceil(len(self.pending) / 8))
+                        batch = [self.pending.popleft() for _ in range(min(n, len(self.pending)))]
                     else:
                         batch = [self.pending.popleft()]
                     self.in_flight += len(batch)
