@@ -25,15 +25,28 @@ import collections
 import contextlib
 import math
 import threading
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from optlab.engine.sweep_plan import Trial
 from optlab.engine.sweep_work import ENDED, reruns_left, search_left, total_trials
 from optlab.jobs.job import Job
 from optlab.spec import ExperimentSpec
+from optlab.store.db import Store
 
-if TYPE_CHECKING:
-    from optlab.jobs.local_executor import LocalExecutor, WorkerProcess
+
+class LocalExecutor(Protocol):
+    """What a shard uses of :class:`optlab.jobs.local_executor.LocalExecutor` (which
+    imports this module, so it is described here, not imported)."""
+
+    store: Store
+    flush_seconds: float
+    on_done: Callable[[Job], None]
+    _stopping: bool
+    _running: dict[str, tuple[Job, Any]]
+
+
+WorkerProcess = Any  # optlab.jobs.local_executor.WorkerProcess
 
 
 #: a surface sweep's trials go to its worker in chunks of at least this many (each chunk
