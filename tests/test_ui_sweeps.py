@@ -10,6 +10,7 @@ import pytest
 
 from optlab.spec import parse_spec
 from optlab.ui import presets
+from optlab.ui.charts import momentum_map
 from optlab.ui.charts import sweep_figures as sf
 from optlab.ui.state import share
 
@@ -94,13 +95,13 @@ def test_editor_errors_name_the_axis(ui_page: Any) -> None:
 
 
 def test_figures_unit() -> None:
-    lr, beta = sf.optimal_momentum(0.02, 1.0)
+    lr, beta = momentum_map.optimal_momentum(0.02, 1.0)
     assert lr == pytest.approx((2 / (0.02**0.5 + 1)) ** 2)
     assert beta == pytest.approx(((50**0.5 - 1) / (50**0.5 + 1)) ** 2)
     from optlab.problem import get_problem
 
     q = get_problem("quadratic")(get_problem("quadratic").Params.model_validate({"condition": 50}))
-    lo, hi = sf.hessian_eigenvalues(q, (0.0, 0.0))
+    lo, hi = momentum_map.hessian_eigenvalues(q, (0.0, 0.0))
     assert lo == pytest.approx(1 / 50) and hi == pytest.approx(1.0)
     assert sf.nearest_minimum([3.0, 2.0], [(0.0, 0.0), (3.0, 2.0)]) == 1
     assert sf.eta_seconds(5, 10, 10.0) == pytest.approx(10.0)

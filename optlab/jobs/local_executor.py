@@ -177,19 +177,15 @@ class LocalExecutor:
     # ------------------------------------------------------------------ Executor API
 
     def submit(self, job: Job) -> None:
-        with self._cond:
-            if job.sweep is not None:  # a sweep: queue its shards (optlab.jobs.sweep_jobs)
-                self._queue.extend(sweep_jobs.make_shards(job, len(self.workers)))
-            else:
-                self._queue.append(job)
+        with self._cond:  # a sweep: its shards (optlab.jobs.sweep_jobs)
+            self._queue.extend(
+                sweep_jobs.make_shards(job, len(self.workers)) if job.sweep else [job]
+            )
             self._cond.notify_all()
 
     def cancel(self, job: Job, runs: set[int] | None) -> bool:
         if job.sweep is not None:
-            with self._cond:
-                dropped = sweep_jobs.cancel(self, job, self._queue)
-                self._cond.notify_all()
-            return dropped
+            return sweep_jobs.cancel(self, job)
         with self._cond:
             if job in self._queue:
                 if runs is None:
@@ -331,8 +327,7 @@ class LocalExecutor:
     def _run(self, job: Job, worker: WorkerProcess) -> None:
         """Send ``job`` to ``worker`` and write everything it sends back to the store."""
         if job.parent is not None:  # a sweep's shard
-            sweep_jobs.run_shard(self, job, worker)
-            return
+            return sweep_jobs.run_shard(self, job, worker)
         store, ckpt = self.store, checkpoint_path(job.id, self.checkpoint_dir)
         checkpoint = None
         if job.resume:

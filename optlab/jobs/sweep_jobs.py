@@ -44,6 +44,8 @@ class LocalExecutor(Protocol):
     on_done: Callable[[Job], None]
     _stopping: bool
     _running: dict[str, tuple[Job, Any]]
+    _queue: list[Job]
+    _cond: threading.Condition
 
 
 WorkerProcess = Any  # optlab.jobs.local_executor.WorkerProcess
@@ -154,21 +156,24 @@ def make_shards(job: Job, slots: int) -> list[Job]:
     return shards
 
 
-def cancel(executor: LocalExecutor, job: Job, queue: list[Job]) -> bool:
-    """Cancel a sweep job (called under the executor's lock); True if nothing had started."""
+def cancel(executor: LocalExecutor, job: Job) -> bool:
+    """Cancel a sweep job: drop its queued shards, stop the running ones (their trials
+    end ``cancelled`` within about 0.1 s); True if nothing had started."""
     work: SweepWork = job.sweep
-    queued = [j for j in queue if j.parent is job]
-    for shard in queued:
-        queue.remove(shard)
+    with executor._cond:
+        queued = [j for j in executor._queue if j.parent is job]
+        for shard in queued:
+            executor._queue.remove(shard)
+        running = [(s, w) for s, w in executor._running.values() if s.parent is job]
+        executor._cond.notify_all()
     with work.cond:
         work.cancelled = True
         work.shards -= len(queued)
         never_started = not work.started and work.shards == 0
         work.cond.notify_all()
-    for shard, worker in list(executor._running.values()):
-        if shard.parent is job:
-            with contextlib.suppress(OSError, ValueError):
-                worker.send(("cancel", shard.id, None))
+    for shard, worker in running:
+        with contextlib.suppress(OSError, ValueError):
+            worker.send(("cancel", shard.id, None))
     return never_started
 
 

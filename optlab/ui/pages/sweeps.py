@@ -19,6 +19,7 @@ import streamlit as st
 from optlab.problem import get_problem
 from optlab.spec import SpecError, parse_spec
 from optlab.ui import presets
+from optlab.ui.charts import momentum_map
 from optlab.ui.charts import sweep_figures as sf
 from optlab.ui.frame.sidebar import open_page
 from optlab.ui.services import experiment_or_none, manager, store
@@ -212,10 +213,10 @@ def _views(exp_id: str) -> None:
     mom_axis = next((a for a in axes if a.endswith("momentum")), None)
     if lr_axis and mom_axis and problem is not None:
         minimum = (problem.minima() or [(0.0, 0.0)])[0]
-        eig = sf.hessian_eigenvalues(problem, minimum)
+        eig = momentum_map.hessian_eigenvalues(problem, minimum)
         optimal = spec["problem"]["name"] == "quadratic"
         st.plotly_chart(
-            sf.lr_momentum_map(result, lr_axis, mom_axis, eig, optimal=optimal),
+            momentum_map.lr_momentum_map(result, lr_axis, mom_axis, eig, optimal=optimal),
             key=f"lrmom:{exp_id}",
         )
         st.caption(f"Hessian at the minimum: λmin = {eig[0]:.4g}, λmax = {eig[1]:.4g}.")
