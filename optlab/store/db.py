@@ -111,28 +111,27 @@ class Store(SweepRecords):
             exp_id = secrets.token_hex(5)
             try:
                 with self._tx() as conn:
+                    columns = {
+                        "id": exp_id,
+                        "name": spec_dict.get("name", ""),
+                        "spec": json.dumps(spec_dict),
+                        "spec_key": spec_key(spec_dict),
+                        "status": status,
+                        "client": client,
+                        "source": source,
+                        "device": device,
+                        "versions": versions,
+                        "created": now,
+                        "owner": owner,
+                        "owner_pid": pid,
+                        "owner_host": host,
+                    }
+                    if kind != "experiment":  # schema 3; plain ones take the default
+                        columns.update(kind=kind, trials_total=trials_total)
                     cur = conn.execute(
-                        "INSERT INTO experiments (id, name, spec, spec_key, status, client, source,"
-                        " device, versions, created, owner, owner_pid, owner_host, kind,"
-                        " trials_total)"
-                        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                        (
-                            exp_id,
-                            spec_dict.get("name", ""),
-                            json.dumps(spec_dict),
-                            spec_key(spec_dict),
-                            status,
-                            client,
-                            source,
-                            device,
-                            versions,
-                            now,
-                            owner,
-                            pid,
-                            host,
-                            kind,
-                            trials_total,
-                        ),
+                        f"INSERT INTO experiments ({', '.join(columns)})"
+                        f" VALUES ({','.join('?' * len(columns))})",
+                        tuple(columns.values()),
                     )
                     pk = int(cur.lastrowid or 0)
                     conn.executemany(
