@@ -8,8 +8,9 @@
    process, and the whole command) against the textbook loop (one leaf, one
    ``torch.optim.SGD``, ``zero_grad``/``backward``/``step`` per cell), measured on a
    sample of cells and scaled (aim: at least 4× faster, at most 10 s).
-3. Model sweep: 8 ``mse_regression`` trials run in process one after another (the
-   1-vs-2-worker comparison needs the worker pool).
+3. Model sweep: 8 ``mse_regression`` trials run in process one after another, and
+   through the job manager's worker pool with 1 worker and with 2 (warm workers, one
+   torch thread each; aim: 2 workers at most 0.6× the time of 1, given two free cores).
 
 Run: ``python benchmarks/bench_sweep.py [--repeats 3] [--skip-models]``.  Prints medians.
 """
@@ -164,24 +165,66 @@ def bench_sgd_map(repeats: int, tmp: Path) -> dict[str, float]:
     return out
 
 
-def bench_models(repeats: int) -> dict[str, float]:
+MODEL_SWEEP: dict[str, Any] = {
+    "problem": {"name": "mse_regression"},
+    "epochs": 5,
+    "device": "cpu",
+    "runs": [{"label": "Adam", "optimizer": {"name": "Adam", "lr": 1e-3}}],
+    "sweep": {"axes": {"optimizer.lr": {"log": [1e-4, 1e-1], "num": 4}}, "seeds": 2},
+}
+
+
+def pooled(workers: int, repeats: int, tmp: Path) -> float:
+    """Median seconds for the 8-trial sweep through a JobManager with ``workers`` workers."""
+    from optlab.jobs.job import Limits
+    from optlab.jobs.manager import JobManager
+    from optlab.store.db import Store
+
+    manager = JobManager(
+        Store(tmp / f"pool{workers}.db"),
+        workers=workers,
+        threads=1,
+        limits=Limits(running_per_client=workers, queued_per_client=workers),
+    )
+    try:
+        warm = {**MODEL_SWEEP, "epochs": 1, "sweep": {"axes": {"optimizer.lr": [1e-3]}}}
+        warm_id = manager.submit(warm, client="warm")  # every worker warm before timing
+        manager.wait(warm_id, 300)
+        deadline = time.monotonic() + 300
+        while len([w for w in manager.overview()["workers"] if w]) < workers:
+            if time.monotonic() > deadline:
+                raise RuntimeError("workers did not start")
+            time.sleep(0.1)
+        times = []
+        for k in range(repeats):
+            t0 = time.perf_counter()
+            exp_id = manager.submit({**MODEL_SWEEP, "name": f"bench {k}"}, client="bench")
+            assert manager.wait(exp_id, 600) == "finished"
+            times.append(time.perf_counter() - t0)
+        return statistics.median(times)
+    finally:
+        manager.shutdown()
+
+
+def bench_models(repeats: int, tmp: Path) -> dict[str, float]:
     from optlab.engine.sweep import run_sweep
     from optlab.spec import parse_spec
 
-    spec = parse_spec(
-        {
-            "problem": {"name": "mse_regression"},
-            "epochs": 5,
-            "runs": [{"label": "Adam", "optimizer": {"name": "Adam", "lr": 1e-3}}],
-            "sweep": {"axes": {"optimizer.lr": {"log": [1e-4, 1e-1], "num": 4}}, "seeds": 2},
-        }
-    )
+    spec = parse_spec(MODEL_SWEEP)
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
-        run_sweep(spec)
+        run_sweep(spec, threads=1)
         times.append(time.perf_counter() - t0)
-    return {"trials": 8.0, "sequential_s": statistics.median(times)}
+    one, two = pooled(1, repeats, tmp), pooled(2, repeats, tmp)
+    return {
+        "trials": 8.0,
+        "sequential_in_process_s": statistics.median(times),
+        "workers_1_s": one,
+        "workers_2_s": two,
+        "ratio_2_vs_1": two / one,
+        "cores": float(os.cpu_count() or 1),
+    }
 
 
 def main() -> None:
@@ -198,9 +241,9 @@ def main() -> None:
         if args.only in (None, "sgd"):
             report["lr_momentum_map"] = bench_sgd_map(args.repeats, Path(tmp))
             print(json.dumps({"lr_momentum_map": report["lr_momentum_map"]}), flush=True)
-    if args.only in (None, "models") and not args.skip_models:
-        report["model_sweep"] = bench_models(args.repeats)
-        print(json.dumps({"model_sweep": report["model_sweep"]}), flush=True)
+        if args.only in (None, "models") and not args.skip_models:
+            report["model_sweep"] = bench_models(args.repeats, Path(tmp))
+            print(json.dumps({"model_sweep": report["model_sweep"]}), flush=True)
 
 
 if __name__ == "__main__":

@@ -89,6 +89,17 @@ def _summary(exp: dict[str, Any]) -> dict[str, Any]:
         "client": exp["client"],
         "source": exp["source"],
         "message": exp["message"],
+        "kind": exp.get("kind", "experiment"),
+        **(
+            {
+                "trials": {
+                    "done": round(exp["progress"] * (exp["trials_total"] or 0)),
+                    "total": exp["trials_total"],
+                }
+            }
+            if exp.get("kind") == "sweep"
+            else {}
+        ),
     }
 
 
@@ -117,6 +128,8 @@ def cmd_runs(args: argparse.Namespace) -> int:
     print(f"{'id':<11} {'created':<19} {'status':<11} {'problem':<16} name / runs")
     for r in rows:
         title = r["name"] or ", ".join(r["runs"])
+        if r["kind"] == "sweep":
+            title = f"sweep ({r['trials']['done']}/{r['trials']['total']} trials): {title}"
         print(
             f"{r['id']:<11} {_fmt_time(r['created']):<19} {r['status']:<11} "
             f"{r['problem']:<16} {title}"
@@ -131,6 +144,8 @@ def cmd_show(args: argparse.Namespace) -> int:
         exp = store.get_experiment(args.id)
     except UnknownExperiment as exc:
         raise UsageError(f"{exc}; `python -m optlab runs` lists them") from None
+    if exp.get("kind") == "sweep":
+        return _show_sweep(store, exp, args)
     if args.csv:
         try:
             files = store.export_csv(args.id, Path(args.csv))
@@ -158,6 +173,71 @@ def cmd_show(args: argparse.Namespace) -> int:
             loss = "-" if r["final_loss"] is None else f"{r['final_loss']:.10g}"
             line = f"  {r['label']:<20} {r['status']:<10} steps={r['steps_done']:<7} final={loss}"
             print(line + (f"  {r['message']}" if r["message"] else ""))
+    return 0
+
+
+def _show_sweep(store: Store, exp: dict[str, Any], args: argparse.Namespace) -> int:
+    """``show`` of a sweep: its result JSON (``--out``), trials.csv (``--csv``), a summary."""
+    result = store.sweep_result(exp["id"])
+    if args.csv:
+        import csv
+
+        folder = Path(args.csv)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with (folder / "trials.csv").open("w", newline="", encoding="utf-8") as fh:
+                keys = [
+                    "index",
+                    "run",
+                    "phase",
+                    "seed",
+                    "status",
+                    "diverged_at",
+                    "final_loss",
+                    "best_loss",
+                    "steps_to_threshold",
+                    "values",
+                    "final_params",
+                    "val_acc",
+                ]
+                writer = csv.DictWriter(fh, keys, extrasaction="ignore")
+                writer.writeheader()
+                for t in result["trials"]:
+                    writer.writerow(
+                        {
+                            **t,
+                            "values": json.dumps(t["values"]),
+                            "final_params": json.dumps(t.get("final_params")),
+                        }
+                    )
+        except OSError as exc:
+            raise UsageError(f"cannot write CSV files to {args.csv!r}: {exc.strerror}") from None
+        print(f"wrote trials.csv to {args.csv}", file=sys.stderr)
+    if args.out:
+        text = json.dumps(result) + "\n"
+        if args.out == "-":
+            sys.stdout.write(text)
+        else:
+            try:
+                Path(args.out).write_text(text, encoding="utf-8")
+            except OSError as exc:
+                raise UsageError(f"cannot write {args.out!r}: {exc.strerror}") from None
+    if not args.csv and not args.out:
+        s = _summary(exp)
+        prog = result["progress"]
+        print(
+            f"{s['id']}  {s['name'] or '(unnamed)'}  [{s['status']}]  sweep on {s['problem']}  "
+            f"{prog['done']}/{prog['total']} trials  created {_fmt_time(s['created'])}"
+        )
+        if s["message"]:
+            print(f"  {s['message']}")
+        for label, entry in result["summary"].items():
+            best = entry.get("best")
+            text = "-" if best is None else f"{best['final_loss']} at {json.dumps(best['values'])}"
+            print(
+                f"  {label:<20} trials={entry['trials']:<6} diverged={entry['diverged']:<5}"
+                f" best={text}"
+            )
     return 0
 
 

@@ -35,6 +35,10 @@ class Job:
     cancel_all: bool = False
     submitted: float = field(default_factory=time.monotonic)
     done: threading.Event = field(default_factory=threading.Event)
+    #: a sweep job: its ``SweepWork`` (optlab.jobs.sweep_jobs); the executor runs its shards
+    sweep: Any = None
+    #: a sweep's shard: the sweep job it works for
+    parent: Job | None = None
 
 
 class Executor(Protocol):

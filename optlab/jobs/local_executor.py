@@ -31,6 +31,7 @@ from typing import Any, BinaryIO, cast
 
 import optlab
 from optlab import settings
+from optlab.jobs import sweep_jobs
 from optlab.jobs.job import Job
 from optlab.jobs.worker import Channel
 from optlab.paths import checkpoint_path, write_atomic
@@ -194,11 +195,15 @@ class LocalExecutor:
     # ------------------------------------------------------------------ Executor API
 
     def submit(self, job: Job) -> None:
-        with self._cond:
-            self._queue.append(job)
+        with self._cond:  # a sweep: its shards (optlab.jobs.sweep_jobs)
+            self._queue.extend(
+                sweep_jobs.make_shards(job, len(self.workers)) if job.sweep else [job]
+            )
             self._cond.notify_all()
 
     def cancel(self, job: Job, runs: set[int] | None) -> bool:
+        if job.sweep is not None:
+            return sweep_jobs.cancel(self, job)
         with self._cond:
             if job in self._queue:
                 if runs is None:
@@ -366,6 +371,8 @@ class LocalExecutor:
 
     def _run(self, job: Job, worker: WorkerProcess) -> None:
         """Send ``job`` to ``worker`` and write everything it sends back to the store."""
+        if job.parent is not None:  # a sweep's shard
+            return sweep_jobs.run_shard(self, job, worker)
         store, ckpt = self.store, checkpoint_path(job.id, self.checkpoint_dir)
         checkpoint = None
         if job.resume:

@@ -107,14 +107,23 @@ class JobManager:
                 if job.client == client and job.key == key and not job.cancel_all:
                     return job.id
             self._check_limits(client)
-            exp_id = self.store.create_experiment(spec, client=client, owner=self.owner)
-            job = Job(exp_id, spec_dict, client, key, needs_gpu=_needs_gpu(spec))
+            work = _sweep_work(spec)  # a sweep's bad axes or limits: SpecError, nothing stored
+            exp_id = self.store.create_experiment(
+                spec,
+                client=client,
+                owner=self.owner,
+                kind="experiment" if work is None else "sweep",
+                trials_total=None if work is None else work.total,
+            )
+            job = Job(exp_id, spec_dict, client, key, needs_gpu=_needs_gpu(spec), sweep=work)
             self._jobs[exp_id] = job
             self.executor.submit(job)
         return exp_id
 
     def resume(self, exp_id: str) -> str:
-        """Queue an ``interrupted`` experiment again, from its last checkpoint."""
+        """Queue an ``interrupted`` experiment again, from its last checkpoint.
+
+        A sweep resumes without the trials it already stored."""
         exp = self.store.get_experiment(exp_id)
         if exp["status"] != "interrupted":
             raise ValueError(
@@ -127,7 +136,17 @@ class JobManager:
                 return exp_id
             self._check_limits(exp["client"])
             self.store.claim(exp_id, self.owner)
-            self.store.set_status(exp_id, "queued", "resuming from the last checkpoint")
+            work = (
+                _sweep_work(spec, self.store.trial_results(exp_id))
+                if exp.get("kind") == "sweep"
+                else None
+            )
+            self.store.set_status(
+                exp_id,
+                "queued",
+                "resuming from the last checkpoint" if work is None else "resuming",
+                runs_status="queued" if work is not None else None,
+            )
             job = Job(
                 exp_id,
                 spec.to_dict(),
@@ -135,6 +154,7 @@ class JobManager:
                 spec_key(spec.to_dict()),
                 resume=True,
                 needs_gpu=_needs_gpu(spec),
+                sweep=work,
             )
             self._jobs[exp_id] = job
             self.executor.submit(job)
@@ -266,6 +286,15 @@ class JobManager:
                 job.done.set()
             self._jobs.clear()
         release_owner(self.owner)
+
+
+def _sweep_work(spec: ExperimentSpec, done: list[Any] | None = None) -> Any:
+    """A sweep's work list (planning checks its axes and limits), or None for a plain spec."""
+    if spec.sweep is None:
+        return None
+    from optlab.jobs.sweep_jobs import SweepWork
+
+    return SweepWork(spec, done)
 
 
 def _needs_gpu(spec: ExperimentSpec) -> bool:

@@ -10,6 +10,7 @@ Manager → worker::
 
     ("run", job_id, spec_dict, checkpoint_bytes | None, options)
     ("cancel", job_id, [run, …] | None)        # None: every run
+    ("sweep", shard_id, spec_dict, [Trial, …], options)   # see optlab.jobs.sweep_jobs
     ("stop",)                                  # exit now (also on stdin EOF)
 
 Worker → manager::
@@ -18,6 +19,7 @@ Worker → manager::
     ("started", job_id, {"device", "resumed": None | {"running": {run: steps_done}, "epochs_done"}})
     ("batch", job_id, Batch)
     ("checkpoint", job_id, step, bytes)      # right after the batch it follows
+    ("trials", shard_id, [TrialResult, …])   # a sweep's trials that ended
     ("done", job_id)
     ("error", job_id, message, fatal)        # fatal: this process must be replaced
 
@@ -125,6 +127,8 @@ class _Worker:
             msg = self.inbox.get()
             if msg[0] == "run":
                 self.run_job(*msg[1:])
+            elif msg[0] == "sweep":
+                self.run_sweep_trials(*msg[1:])
             # a "cancel" for a job that already ended is dropped
 
     def _drain(self, job_id: str, exp: Any) -> None:
@@ -136,6 +140,66 @@ class _Worker:
                 return
             if msg[0] == "cancel" and msg[1] == job_id:
                 exp.cancel(None if msg[2] is None else set(msg[2]))
+
+    def run_sweep_trials(
+        self, job_id: str, spec_dict: dict[str, Any], trials: list[Any], opts: dict[str, Any]
+    ) -> None:
+        """Run some trials of a sweep (optlab.jobs.sweep_jobs), sending results as they end."""
+        import torch
+
+        from optlab.engine.sweep import run_trials
+        from optlab.spec import parse_spec
+
+        threads = torch.get_num_threads()
+        flush = float(opts.get("flush_seconds", 0.05))
+        pending: list[Any] = []
+        last = [time.monotonic()]
+        stopped = [False]
+
+        def send() -> None:
+            if pending:
+                self.chan.send(("trials", job_id, list(pending)))
+                pending.clear()
+            last[0] = time.monotonic()
+
+        def on_result(result: Any) -> None:
+            pending.append(result)
+            if time.monotonic() - last[0] >= flush:
+                send()
+
+        def should_stop() -> bool:
+            while not stopped[0]:
+                try:
+                    msg = self.inbox.get_nowait()
+                except queue.Empty:
+                    break
+                if msg[0] == "cancel" and msg[1] == job_id:
+                    stopped[0] = True
+            if pending and time.monotonic() - last[0] >= flush:
+                send()
+            return stopped[0]
+
+        try:
+            spec = parse_spec(spec_dict)
+            if not should_stop():
+                run_trials(
+                    spec,
+                    trials,
+                    on_result=on_result,
+                    should_stop=should_stop,
+                    threads=1 if spec.is_surface else threads,
+                )
+            send()
+            self.chan.send(("done", job_id))
+        except Exception as exc:
+            send()
+            fatal = _is_fatal(exc)
+            self.chan.send(("error", job_id, f"{type(exc).__name__}: {exc}", fatal))
+            if fatal:
+                sys.stderr.flush()
+                os._exit(3)
+        finally:
+            torch.set_num_threads(threads)
 
     def run_job(
         self, job_id: str, spec_dict: dict[str, Any], checkpoint: bytes | None, opts: dict[str, Any]

@@ -35,7 +35,7 @@ from optlab.engine.records import ACTIVE_STATUSES, FINAL_STATES, Batch
 from optlab.store import export
 from optlab.store.connection import BUSY_TIMEOUT_MS
 from optlab.store.owner import new_owner, owner_alive, release_owner
-from optlab.store.queries import Queries
+from optlab.store.sweeps import SweepRecords
 from optlab.store.values import (
     EXPERIMENT_FINAL_STATUSES,
     EXPERIMENT_STATUSES,
@@ -82,7 +82,7 @@ _ACTIVE_SQL = _quoted(ACTIVE_STATUSES)
 _FINAL_SQL = _quoted(EXPERIMENT_FINAL_STATUSES)
 
 
-class Store(Queries):
+class Store(SweepRecords):
     """The SQLite run store at ``path`` (default ``$OPTLAB_HOME/optlab.db``)."""
 
     # ------------------------------------------------------------------ writing
@@ -96,8 +96,13 @@ class Store(Queries):
         source: str = "ui",
         owner: str = "",
         device: str | None = None,
+        kind: str = "experiment",
+        trials_total: int | None = None,
     ) -> str:
-        """Store a validated spec (an ``ExperimentSpec`` or its dict) and its runs."""
+        """Store a validated spec (an ``ExperimentSpec`` or its dict) and its runs.
+
+        ``kind="sweep"`` with the planned ``trials_total`` records a sweep (its trials
+        go to :meth:`write_trials`)."""
         spec_dict = spec.to_dict() if hasattr(spec, "to_dict") else dict(spec)
         now = time.time()
         host, pid = (socket.gethostname(), os.getpid()) if owner else ("", None)
@@ -106,25 +111,27 @@ class Store(Queries):
             exp_id = secrets.token_hex(5)
             try:
                 with self._tx() as conn:
+                    columns = {
+                        "id": exp_id,
+                        "name": spec_dict.get("name", ""),
+                        "spec": json.dumps(spec_dict),
+                        "spec_key": spec_key(spec_dict),
+                        "status": status,
+                        "client": client,
+                        "source": source,
+                        "device": device,
+                        "versions": versions,
+                        "created": now,
+                        "owner": owner,
+                        "owner_pid": pid,
+                        "owner_host": host,
+                    }
+                    if kind != "experiment":  # schema 3; plain ones take the default
+                        columns.update(kind=kind, trials_total=trials_total)
                     cur = conn.execute(
-                        "INSERT INTO experiments (id, name, spec, spec_key, status, client, source,"
-                        " device, versions, created, owner, owner_pid, owner_host)"
-                        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                        (
-                            exp_id,
-                            spec_dict.get("name", ""),
-                            json.dumps(spec_dict),
-                            spec_key(spec_dict),
-                            status,
-                            client,
-                            source,
-                            device,
-                            versions,
-                            now,
-                            owner,
-                            pid,
-                            host,
-                        ),
+                        f"INSERT INTO experiments ({', '.join(columns)})"
+                        f" VALUES ({','.join('?' * len(columns))})",
+                        tuple(columns.values()),
                     )
                     pk = int(cur.lastrowid or 0)
                     conn.executemany(
@@ -310,6 +317,7 @@ class Store(Queries):
             conn.execute("DELETE FROM steps WHERE exp = ?", (pk,))
             conn.execute("DELETE FROM epochs WHERE exp = ?", (pk,))
             conn.execute("DELETE FROM runs WHERE exp = ?", (pk,))
+            conn.execute("DELETE FROM trials WHERE exp = ?", (pk,))
             conn.execute("DELETE FROM experiments WHERE pk = ?", (pk,))
         self._pks.pop(exp_id, None)
         with contextlib.suppress(OSError):

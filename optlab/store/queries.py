@@ -24,7 +24,8 @@ class Queries(Connections):
         """The experiment's row (spec and versions parsed) with its ``runs``."""
         row = self.conn.execute(
             "SELECT id, name, spec, status, message, client, source, device, versions, progress,"
-            " created, started, finished, checkpoint_step, owner FROM experiments WHERE id = ?",
+            " created, started, finished, checkpoint_step, owner, kind, trials_total"
+            " FROM experiments WHERE id = ?",
             (exp_id,),
         ).fetchone()
         if row is None:
@@ -51,6 +52,8 @@ class Queries(Connections):
             "finished",
             "checkpoint_step",
             "owner",
+            "kind",
+            "trials_total",
         )
         out = dict(zip(keys, row, strict=True))
         out["spec"] = json.loads(out["spec"])
@@ -58,9 +61,14 @@ class Queries(Connections):
         return out
 
     def list_experiments(
-        self, client: str | None = None, *, limit: int = 500, status: str | None = None
+        self,
+        client: str | None = None,
+        *,
+        limit: int = 500,
+        status: str | None = None,
+        kind: str | None = None,
     ) -> list[dict[str, Any]]:
-        """Newest first; ``client`` / ``status`` filter."""
+        """Newest first; ``client`` / ``status`` / ``kind`` (experiment, sweep) filter."""
         where, args = [], []
         if client is not None:
             where.append("client = ?")
@@ -68,9 +76,13 @@ class Queries(Connections):
         if status is not None:
             where.append("status = ?")
             args.append(status)
+        if kind is not None:
+            where.append("kind = ?")
+            args.append(kind)
         sql = (
             "SELECT id, name, spec, status, message, client, source, device, versions, progress,"
-            " created, started, finished, checkpoint_step, owner FROM experiments"
+            " created, started, finished, checkpoint_step, owner, kind, trials_total"
+            " FROM experiments"
             + (f" WHERE {' AND '.join(where)}" if where else "")
             + " ORDER BY created DESC, pk DESC LIMIT ?"
         )

@@ -17,6 +17,11 @@ Layout, chosen for the UI's reads:
   optimizers with train/eval modes (Schedule-Free, SPlus), and ``effective_lr``, the lr
   each group's update really applied (float64 bytes like ``lr``) for optimizers that
   scale the group lr; NULL for other runs and in stores written before.
+- version 3 adds sweeps (issue 10): ``experiments.kind`` (``experiment`` or ``sweep``) and
+  ``trials_total``, and the ``trials`` table keyed by (experiment, trial index): one row
+  per ended trial (finished, diverged or failed; a cancelled trial is not kept, so a
+  resumed sweep runs it again), its axis values as JSON and its numbers, and for models
+  the per-epoch records as JSON.
 """
 
 from __future__ import annotations
@@ -94,8 +99,34 @@ ALTER TABLE steps ADD COLUMN eval_y REAL;
 ALTER TABLE steps ADD COLUMN effective_lr BLOB;
 """
 
+SCHEMA_V3 = """
+ALTER TABLE experiments ADD COLUMN kind TEXT NOT NULL DEFAULT 'experiment';
+ALTER TABLE experiments ADD COLUMN trials_total INTEGER;
+CREATE TABLE trials (
+    exp          INTEGER NOT NULL REFERENCES experiments (pk) ON DELETE CASCADE,
+    idx          INTEGER NOT NULL,
+    run          INTEGER NOT NULL,
+    label        TEXT NOT NULL,
+    axis_values  TEXT NOT NULL,
+    seed         INTEGER NOT NULL,
+    phase        TEXT NOT NULL,
+    status       TEXT NOT NULL,
+    diverged_at  INTEGER,
+    final_loss   REAL,
+    best_loss    REAL,
+    steps_to_threshold INTEGER,
+    final_params TEXT,
+    val_acc      REAL,
+    train_loss   REAL,
+    epochs       TEXT,
+    message      TEXT NOT NULL DEFAULT '',
+    time         REAL NOT NULL,
+    PRIMARY KEY (exp, idx)
+) WITHOUT ROWID
+"""
+
 #: SQL scripts, one per version step; statements are split on ";" (keep literals free of it)
-MIGRATIONS: list[str] = [SCHEMA_V1, SCHEMA_V2]
+MIGRATIONS: list[str] = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import streamlit as st
 
-from optlab.ui.pages import history, lessons, schedules, surfaces, training
+from optlab.ui.pages import history, lessons, schedules, surfaces, sweeps, training
 from optlab.ui.state import navigation
 
 
@@ -28,6 +28,9 @@ def pages() -> list[Any]:
         ),
         "lessons": st.Page(
             lessons.render, title="Lessons", icon=":material/school:", url_path="lessons"
+        ),
+        "sweeps": st.Page(
+            sweeps.render, title="Sweeps", icon=":material/grid_on:", url_path="sweeps"
         ),
         "history": st.Page(
             history.render, title="History", icon=":material/history:", url_path="history"

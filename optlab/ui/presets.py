@@ -16,7 +16,7 @@ from optlab.ui.schedule_examples import warmup_cosine
 class Preset:
     key: str
     title: str
-    page: str  # "surfaces", "training" or "schedules"
+    page: str  # "surfaces", "training", "schedules" or "sweeps"
     blurb: str
     spec: dict[str, Any]
 
@@ -244,6 +244,72 @@ PRESETS: tuple[Preset, ...] = (
         },
     ),
 )
+
+SWEEP_PRESETS: tuple[Preset, ...] = (
+    Preset(
+        "sweep_lr_momentum_quadratic",
+        "(lr, momentum) map on the quadratic",
+        "sweeps",
+        "SGD on an ill-conditioned bowl over a log lr × momentum grid: steps to 1e-6, the "
+        "stability boundary lr·λmax = 2 + 2β and Distill's optimal point.",
+        {
+            "name": "(lr, momentum) map for SGD on the quadratic",
+            "problem": {"name": "quadratic", "condition": 50, "angle": 0.0},
+            "steps": 200,
+            "runs": [_sgd("SGD", 0.1, momentum=0.5)],
+            "sweep": {
+                "mode": "grid",
+                "axes": {
+                    "optimizer.lr": {"log": [0.01, 4.0], "num": 40},
+                    "optimizer.momentum": {"linear": [0.0, 0.99], "num": 40},
+                },
+                "threshold": 1e-6,
+            },
+        },
+    ),
+    Preset(
+        "sweep_himmelblau_basins",
+        "Himmelblau basins: SGD, SGD-momentum, Adam",
+        "sweeps",
+        "A 25 × 25 grid of start points: which of the four minima does each optimizer reach?",
+        {
+            "name": "Basins of attraction on Himmelblau",
+            "problem": {"name": "himmelblau"},
+            "steps": 300,
+            "runs": [
+                _sgd("SGD", 0.005),
+                _sgd("SGD-momentum", 0.002, momentum=0.9),
+                _opt("Adam", "Adam", 0.05),
+            ],
+            "sweep": {
+                "mode": "grid",
+                "axes": {"problem.start": {"grid": [[-4.5, 4.5], [-4.5, 4.5]], "num": [25, 25]}},
+                "threshold": 1e-4,
+            },
+        },
+    ),
+    Preset(
+        "sweep_cifar_sgdm_adam",
+        "SGDM vs Adam on CIFAR-10: equal budgets, 3 seeds",
+        "sweeps",
+        "The same 4 lr draws for each optimizer on the bundled sample (1 epoch), the best "
+        "re-run with 3 new seeds: median and spread, small enough for a CPU.",
+        {
+            "name": "SGDM vs Adam on CIFAR-10 (sample): equal budgets",
+            "problem": {"name": "cifar10_cnn", "train_limit": 1024, "val_limit": 512},
+            "epochs": 1,
+            "batch_size": 64,
+            "runs": [_sgd("SGDM", 0.01, momentum=0.9), _opt("Adam", "Adam", 0.001)],
+            "sweep": {
+                "mode": "halton",
+                "trials": 4,
+                "axes": {"optimizer.lr": {"log": [1e-4, 0.1], "num": 4}},
+                "tune": {"trials": 4, "metric": "val_loss", "rerun_seeds": 3},
+            },
+        },
+    ),
+)
+PRESETS = PRESETS + SWEEP_PRESETS
 
 
 def for_page(page: str) -> list[Preset]:

@@ -19,6 +19,7 @@ from optlab.ui.forms.runs_editor import runs_editor, show_run_errors
 from optlab.ui.forms.surface_setup import problem_identity, request_start, surface_setup
 from optlab.ui.frame.run_bar import is_active, run_bar
 from optlab.ui.frame.sidebar import open_page, share_section, upload_section
+from optlab.ui.frame.sweep_this import sweep_this
 from optlab.ui.frame.teach import code_section
 from optlab.ui.live.live_view import live_view
 from optlab.ui.services import experiment_or_none
@@ -103,5 +104,6 @@ def render() -> None:
             draft=draft, spec=spec, shown=exp_id, shown_name=(stored or {}).get("name", "")
         )
         upload_section(PAGE, _load)
+        sweep_this(PAGE, draft, model=False)
     drafts.put(PAGE, draft)
     page_state.sync_url(PAGE, draft)

@@ -38,7 +38,10 @@ def _remember(page: str, sig: tuple[str | None, str | None]) -> None:
 
 
 def page_for(spec: dict[str, Any]) -> str:
-    """``surfaces`` or ``training``: where a spec belongs (by its problem's kind)."""
+    """``surfaces`` or ``training``: where a spec belongs (by its problem's kind);
+    ``sweeps`` for a spec with a sweep."""
+    if isinstance(spec, dict) and spec.get("sweep"):
+        return "sweeps"
     problem = spec.get("problem") if isinstance(spec, dict) else None
     try:
         kind = get_problem(str((problem if isinstance(problem, dict) else {}).get("name", ""))).kind

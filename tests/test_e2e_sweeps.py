@@ -1,0 +1,139 @@
+"""The Sweeps page in a real Chromium against a real `streamlit run app.py` (issue 10)."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+import pytest
+
+from optlab.ui.state import share
+
+pytestmark = pytest.mark.browser
+
+BASINS: dict[str, Any] = {
+    "name": "basins e2e",
+    "problem": {"name": "himmelblau"},
+    "steps": 4000,
+    "runs": [
+        {"label": "SGD", "optimizer": {"name": "SGD", "lr": 0.005}},
+        {"label": "Adam", "optimizer": {"name": "Adam", "lr": 0.05}},
+    ],
+    "sweep": {
+        "axes": {"problem.start": {"grid": [[-4.5, 4.5], [-4.5, 4.5]], "num": [40, 40]}},
+        "threshold": 1e-4,
+    },
+}
+LR_MOM: dict[str, Any] = {
+    "name": "lr momentum e2e",
+    "problem": {"name": "quadratic", "condition": 50, "angle": 0.0},
+    "steps": 100,
+    "runs": [{"label": "SGD", "optimizer": {"name": "SGD", "lr": 0.1, "momentum": 0.5}}],
+    "sweep": {
+        "axes": {
+            "optimizer.lr": {"log": [0.05, 4.0], "num": 10},
+            "optimizer.momentum": {"linear": [0.0, 0.95], "num": 8},
+        },
+        "threshold": 1e-4,
+    },
+}
+
+# Per plotly chart on the page: its title, and per trace its name, type, point count.
+PLOTS = """() => Array.from(document.querySelectorAll('.js-plotly-plot')).map(el => ({
+  title: (((el._fullLayout || {}).title || {}).text) || '',
+  traces: (el._fullData || []).map(t => ({
+    name: t.name || '', type: t.type, n: t.x ? t.x.length : 0,
+    square: !!(t.marker && t.marker.symbol === 'square'),
+  })),
+}))"""
+# The page coordinates of the first cell of the first basin panel.
+FIRST_CELL = """() => {
+  const el = Array.from(document.querySelectorAll('.js-plotly-plot'))
+    .find(e => ((e._fullLayout.title || {}).text || '').includes("Basins"));
+  el.scrollIntoView({block: "center"});
+  const t = el._fullData.find(t => t.marker && t.marker.symbol === 'square' && t.x.length);
+  const xa = el._fullLayout[t.xaxis.replace('x', 'xaxis')];
+  const ya = el._fullLayout[t.yaxis.replace('y', 'yaxis')];
+  const box = el.getBoundingClientRect();
+  const k = Math.floor(t.x.length / 2);
+  return {x: box.left + xa._offset + xa.l2p(t.x[k]), y: box.top + ya._offset + ya.l2p(t.y[k])};
+}"""
+
+
+def wait_until(page: Any, cond: Any, timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = cond()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        page.wait_for_timeout(200)
+
+
+def plots(page: Any) -> list[dict[str, Any]]:
+    return list(page.evaluate(PLOTS))
+
+
+def basin_cells(page: Any) -> int:
+    return sum(
+        t["n"] for p in plots(page) if "Basins" in p["title"] for t in p["traces"]
+        if t["square"]
+    )  # fmt: skip
+
+
+def open_sweep(page: Any, url: str, spec: dict[str, Any]) -> None:
+    page.goto(f"{url}/sweeps?{share.FORM_PARAM}={share.encode_form(spec)}")
+    run = page.get_by_role("button", name="Run sweep")
+    wait_until(page, lambda: run.count() == 1, 60, "the Run sweep button")
+    run.click()
+
+
+def test_basin_map_fills_in_live_and_a_click_opens_the_run(dashboard_url: str, page: Any) -> None:
+    open_sweep(page, dashboard_url, BASINS)
+    first = wait_until(page, lambda: basin_cells(page), 120, "the first basin cells")
+    seen = {first}
+    wait_until(
+        page,
+        lambda: seen.add(basin_cells(page)) or basin_cells(page) == 3200,
+        240,
+        "every basin cell",
+    )
+    assert min(seen) < 3200 and len(seen) >= 2, seen  # it filled in, not all at once
+    wait_until(page, lambda: page.get_by_text("3200 / 3200 trials").count(), 30, "the end")
+    cell = page.evaluate(FIRST_CELL)
+    page.mouse.click(cell["x"], cell["y"])
+    # the Surfaces page is the home page: its URL is /?exp=<the single run>
+    wait_until(page, lambda: "/sweeps" not in page.url and "exp=" in page.url, 60, "the run")
+    exp_id = re.search(r"exp=([0-9a-f]+)", page.url)
+    assert exp_id
+    wait_until(
+        page,
+        lambda: page.locator(".optlab-live-chart.js-plotly-plot").count() > 0,
+        60,
+        "the single run's live chart",
+    )
+
+
+def test_lr_momentum_map_shows_the_stability_boundary(dashboard_url: str, page: Any) -> None:
+    open_sweep(page, dashboard_url, LR_MOM)
+    wait_until(page, lambda: page.get_by_text("80 / 80 trials").count(), 120, "the sweep's end")
+
+    def traces() -> dict[str, dict[str, Any]]:
+        return {
+            t["name"]: t for p in plots(page) if "(lr, momentum)" in p["title"]
+            for t in p["traces"]
+        }  # fmt: skip
+
+    got = wait_until(page, lambda: traces().get("stability boundary lr·λmax = 2 + 2β"), 30, "it")
+    assert got["n"] == 60
+    names = list(traces())
+    assert any(n.startswith("optimal lr=") for n in names)
+    heat = traces()["steps to threshold"]
+    assert heat["type"] == "heatmap" and heat["n"] == 10
+    drawn = page.evaluate(
+        "() => document.querySelectorAll('.js-plotly-plot .scatterlayer .trace path.js-line')"
+        ".length"
+    )
+    assert drawn >= 1
