@@ -31,6 +31,7 @@ from typing import Any, Protocol
 from optlab.engine.sweep_plan import Trial
 from optlab.engine.sweep_work import ENDED, reruns_left, search_left, total_trials
 from optlab.jobs.job import Job
+from optlab.jobs.worker_process import WorkerProcess
 from optlab.spec import ExperimentSpec
 from optlab.store.db import Store
 
@@ -46,9 +47,6 @@ class LocalExecutor(Protocol):
     _running: dict[str, tuple[Job, Any]]
     _queue: list[Job]
     _cond: threading.Condition
-
-
-WorkerProcess = Any  # optlab.jobs.local_executor.WorkerProcess
 
 
 #: a surface sweep's trials go to its worker in chunks of at least this many (each chunk
