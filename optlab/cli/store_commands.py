@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from optlab.cli.errors import UsageError
+from optlab.cli.errors import UsageError, write_output
 from optlab.store.db import Store, UnknownExperiment, new_owner, release_owner
 
 
@@ -154,13 +154,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         print(f"wrote {len(files)} files to {args.csv}", file=sys.stderr)
     if args.out:
         text = json.dumps(store.result_json(args.id)) + "\n"
-        if args.out == "-":
-            sys.stdout.write(text)
-        else:
-            try:
-                Path(args.out).write_text(text, encoding="utf-8")
-            except OSError as exc:
-                raise UsageError(f"cannot write {args.out!r}: {exc.strerror}") from None
+        write_output(text, None if args.out == "-" else args.out)  # '-': stdout
     if not args.csv and not args.out:
         s = _summary(exp)
         print(
@@ -215,13 +209,7 @@ def _show_sweep(store: Store, exp: dict[str, Any], args: argparse.Namespace) -> 
         print(f"wrote trials.csv to {args.csv}", file=sys.stderr)
     if args.out:
         text = json.dumps(result) + "\n"
-        if args.out == "-":
-            sys.stdout.write(text)
-        else:
-            try:
-                Path(args.out).write_text(text, encoding="utf-8")
-            except OSError as exc:
-                raise UsageError(f"cannot write {args.out!r}: {exc.strerror}") from None
+        write_output(text, None if args.out == "-" else args.out)  # '-': stdout
     if not args.csv and not args.out:
         s = _summary(exp)
         prog = result["progress"]
