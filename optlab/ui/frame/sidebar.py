@@ -13,7 +13,7 @@ from optlab.ui import presets
 from optlab.ui.frame import exports
 from optlab.ui.frame.teach import script_or_reason
 from optlab.ui.services import store
-from optlab.ui.state import share
+from optlab.ui.state import share, view
 from optlab.ui.state.draft import clean
 from optlab.ui.state.page_state import refusal
 
@@ -48,9 +48,22 @@ def share_section(
 ) -> None:
     """The link that reopens this view, and the downloads."""
     st.subheader("Share & export")
-    query = share.share_query(exp_id=shown, draft=None if shown else clean(draft))
     with st.popover("Share link", icon=":material/link:", width="stretch"):
         st.caption("This link opens the same view on any machine that reaches this server:")
+        students = st.checkbox(
+            "Students' link: hide the editor", key="optlab:share:students",
+            help="the link gets ?controls=0: the charts only, no form to change",
+        )  # fmt: skip
+        presenter = st.checkbox(
+            "Presenter mode", key="optlab:share:present", help="the link gets ?present=1"
+        )
+        flags = view.share_flags(present=presenter, hide_controls=students)
+        look = view.kept().get(view.THEME)
+        query = share.share_query(
+            exp_id=shown,
+            draft=None if shown else clean(draft),
+            flags={**flags, **({view.THEME: look} if look else {})},
+        )
         st.code(f"{_base_url()}?{query}", language=None, wrap_lines=True)
     spec_dict = spec.to_dict() if spec is not None else clean(draft)
     stem = exports.file_stem(spec_dict.get("name") or shown_name, shown or "experiment")

@@ -15,27 +15,14 @@ import streamlit as st
 
 from optlab.spec import SpecError, parse_spec
 from optlab.ui import lessons, theme
+from optlab.ui.frame.present import controls_shown, present_toggle, presenting, url_flags
 from optlab.ui.frame.run_bar import submit
 from optlab.ui.live.live_view import live_view
-from optlab.ui.state import client, page_state
+from optlab.ui.state import client, page_state, view
 
 PAGE = "lessons"
 _SCENE = "optlab:lesson:scene:"
 _ANSWER = "optlab:lesson:answer:"
-_PRESENT = "optlab:lesson:present"
-
-PRESENT_CSS = """
-<style>
-  [data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"] { display: none; }
-  .st-key-optlab-caption p, .st-key-optlab-caption li { font-size: 1.55rem !important;
-    line-height: 1.45; }
-  .block-container { padding-top: 1.2rem; max-width: 100% !important; }
-</style>
-"""
-
-
-def _flag(name: str) -> bool:
-    return str(st.query_params.get(name, "")) in ("1", "true", "yes")
 
 
 def _index() -> None:
@@ -54,9 +41,7 @@ def _open(name: str, scene: int) -> None:
 
 
 def _kept() -> dict[str, str]:
-    return {
-        k: str(st.query_params[k]) for k in ("present", "controls", "theme") if k in st.query_params
-    }
+    return view.kept()
 
 
 def _scene_index(lesson: lessons.Lesson) -> int:
@@ -159,10 +144,8 @@ def render() -> None:
         st.error(str(exc))
         _index()
         return
-    present = bool(st.session_state.get(_PRESENT, _flag("present")))
-    if present:
-        st.html(PRESENT_CSS)
-    show_controls = not present and str(st.query_params.get("controls", "1")) != "0"
+    present = presenting(PAGE)
+    show_controls = controls_shown(PAGE)
     k = _scene_index(lesson)
     scene = lesson.scenes[k - 1]
     _nav(lesson, k)
@@ -184,10 +167,6 @@ def render() -> None:
             spec = None
         if _question(lesson, k, scene) and spec is not None:
             _results(lesson, k, spec)
-    st.toggle("Presenter mode", value=present, key=_PRESENT)
-    st.query_params.from_dict({**_kept(), "lesson": name, "scene": str(k)})
-    if present != _flag("present"):
-        query = {**_kept(), "lesson": name, "scene": str(k)}
-        query.pop("present", None)
-        st.query_params.from_dict({**query, **({"present": "1"} if present else {})})
+    present_toggle(PAGE, present)
+    st.query_params.from_dict({**url_flags(present), "lesson": name, "scene": str(k)})
     st.session_state[_SCENE + lesson.name + ":url"] = str(k)

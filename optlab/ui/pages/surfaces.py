@@ -11,12 +11,19 @@ from typing import Any
 
 import streamlit as st
 
+from optlab.problem import Surface, get_problem
 from optlab.ui import presets, theme
 from optlab.ui.charts.figures import CONTOUR_STATIC, contour_figure
 from optlab.ui.charts.live_chart import live_chart
 from optlab.ui.forms.pitfall_notes import show_run_warnings
 from optlab.ui.forms.runs_editor import runs_editor, show_run_errors
-from optlab.ui.forms.surface_setup import problem_identity, request_start, surface_setup
+from optlab.ui.forms.surface_setup import (
+    problem_identity,
+    request_start,
+    surface_names,
+    surface_setup,
+)
+from optlab.ui.frame.present import controls_shown, present_toggle, presenting, url_flags
 from optlab.ui.frame.run_bar import is_active, run_bar
 from optlab.ui.frame.sidebar import open_page, share_section, upload_section
 from optlab.ui.frame.sweep_this import sweep_this
@@ -63,6 +70,18 @@ def _preview(cls: Any, draft: dict[str, Any]) -> None:
     st.caption("Click on the contour to move the start point. Press **Run** to race the runs.")
 
 
+def _surface_class(draft: dict[str, Any]) -> Any:
+    """The draft's surface class without its form (presenting): the first surface if unknown."""
+    name = str((draft.get("problem") or {}).get("name", "")).lower()
+    try:
+        cls = get_problem(name)
+    except ValueError:
+        cls = None
+    if cls is None or not issubclass(cls, Surface):
+        cls = get_problem(surface_names()[0])
+    return cls
+
+
 def _start(draft: dict[str, Any]) -> tuple[float, float] | None:
     start = (draft.get("problem") or {}).get("start")
     if (
@@ -76,12 +95,17 @@ def _start(draft: dict[str, Any]) -> tuple[float, float] | None:
 
 def render() -> None:
     draft = open_page(PAGE, DEFAULT, _load)
-    left, right = st.columns([5, 7], gap="large")
-    with left:
-        bar = st.container()
-        cls = surface_setup(PAGE, draft)
-        st.markdown("#### Runs")
-        boxes = runs_editor(PAGE, draft, steps=int(draft.get("steps") or 500), model=False)
+    present = presenting(PAGE)
+    if controls_shown(PAGE):
+        left, right = st.columns([5, 7], gap="large")
+        with left:
+            bar = st.container()
+            cls = surface_setup(PAGE, draft)
+            st.markdown("#### Runs")
+            boxes = runs_editor(PAGE, draft, steps=int(draft.get("steps") or 500), model=False)
+    else:  # presenter mode or a students' link: no editor, the chart across the page
+        bar, right, boxes = st.container(), st.container(), []
+        cls = _surface_class(draft)
     spec, errors = validate(draft)
     show_run_errors(boxes, errors)
     show_run_warnings(boxes, spec)  # optlab check's pitfalls, on their run's card
@@ -97,8 +121,9 @@ def render() -> None:
             live_view(exp_id, key=CHART_KEY, start=_start(draft), on_click=_clicked)
         else:
             _preview(cls, draft)
-    if spec is not None:
+    if spec is not None and not present:
         code_section(spec)
+    present_toggle(PAGE, present)
     with st.sidebar:
         share_section(
             draft=draft, spec=spec, shown=exp_id, shown_name=(stored or {}).get("name", "")
@@ -106,4 +131,4 @@ def render() -> None:
         upload_section(PAGE, _load)
         sweep_this(PAGE, draft, model=False)
     drafts.put(PAGE, draft)
-    page_state.sync_url(PAGE, draft)
+    page_state.sync_url(PAGE, draft, url_flags(present))

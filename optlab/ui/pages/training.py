@@ -19,6 +19,7 @@ from optlab.ui.forms.model_setup import model_setup
 from optlab.ui.forms.pitfall_notes import show_run_warnings
 from optlab.ui.forms.runs_editor import runs_editor, show_run_errors
 from optlab.ui.forms.surface_setup import problem_identity
+from optlab.ui.frame.present import controls_shown, present_toggle, presenting, url_flags
 from optlab.ui.frame.run_bar import is_active, run_bar
 from optlab.ui.frame.sidebar import open_page, share_section, upload_section
 from optlab.ui.frame.sweep_this import sweep_this
@@ -69,19 +70,25 @@ def _empty_view() -> None:
 
 def render() -> None:
     draft = open_page(PAGE, DEFAULT, _load)
-    left, right = st.columns([5, 7], gap="large")
-    with left:
-        bar = st.container()
-        model_setup(PAGE, draft)
-        st.markdown("#### Runs")
-        problem = draft.get("problem") or {}
-        boxes = runs_editor(
-            PAGE,
-            draft,
-            steps=approx_steps(draft),
-            model=True,
-            extra=lambda run, key, i: {"param_groups": group_editor(run, f"{key}:groups", problem)},
-        )
+    present = presenting(PAGE)
+    if controls_shown(PAGE):
+        left, right = st.columns([5, 7], gap="large")
+        with left:
+            bar = st.container()
+            model_setup(PAGE, draft)
+            st.markdown("#### Runs")
+            problem = draft.get("problem") or {}
+            boxes = runs_editor(
+                PAGE,
+                draft,
+                steps=approx_steps(draft),
+                model=True,
+                extra=lambda run, key, i: {
+                    "param_groups": group_editor(run, f"{key}:groups", problem)
+                },
+            )
+    else:  # presenter mode or a students' link: no editor, the charts across the page
+        bar, right, boxes = st.container(), st.container(), []
     spec, errors = validate(draft)
     show_run_errors(boxes, errors)
     show_run_warnings(boxes, spec)  # optlab check's pitfalls, on their run's card
@@ -97,8 +104,9 @@ def render() -> None:
             live_view(exp_id, key=CHART_KEY)
         else:
             _empty_view()
-    if spec is not None:
+    if spec is not None and not present:
         code_section(spec)
+    present_toggle(PAGE, present)
     with st.sidebar:
         share_section(
             draft=draft, spec=spec, shown=exp_id, shown_name=(stored or {}).get("name", "")
@@ -106,4 +114,4 @@ def render() -> None:
         upload_section(PAGE, _load)
         sweep_this(PAGE, draft, model=True)
     drafts.put(PAGE, draft)
-    page_state.sync_url(PAGE, draft)
+    page_state.sync_url(PAGE, draft, url_flags(present))

@@ -21,7 +21,7 @@ from optlab.problem import get_problem
 from optlab.spec import SpecError, parse_spec
 from optlab.ui.services import experiment_or_none
 from optlab.ui.state import draft as drafts
-from optlab.ui.state import navigation, share
+from optlab.ui.state import navigation, share, view
 
 _SEEN = "optlab:url:"
 _SHOWN = "optlab:shown:"
@@ -143,8 +143,9 @@ def from_url(page: str, default: dict[str, Any]) -> dict[str, Any]:
 _DEFAULTS = "\n\nShowing the defaults instead."
 
 
-def sync_url(page: str, draft: dict[str, Any]) -> None:
-    """Write the page's state to the address bar (without a rerun)."""
+def sync_url(page: str, draft: dict[str, Any], flags: dict[str, str] | None = None) -> None:
+    """Write the page's state to the address bar (without a rerun), with the view flags
+    (``present``, ``controls``, ``theme``: ``flags``, else the URL's own)."""
     exp_id = shown(page)
     want = (
         {share.EXP_PARAM: exp_id}
@@ -153,6 +154,5 @@ def sync_url(page: str, draft: dict[str, Any]) -> None:
     )
     # Always send it: a run interrupted by a click may have updated the server's copy of
     # the query string without the browser ever receiving it.
-    look = st.query_params.get("theme")  # the theme box's choice travels with the link
-    st.query_params.from_dict({**want, **({"theme": look} if look else {})})
+    st.query_params.from_dict({**want, **(view.kept() if flags is None else flags)})
     _remember(page, (want.get(share.EXP_PARAM), want.get(share.FORM_PARAM)))

@@ -70,10 +70,19 @@ def decode_form(text: str) -> dict[str, Any] | None:
         return None
 
 
-def share_query(*, exp_id: str | None = None, draft: dict[str, Any] | None = None) -> str:
-    """The query string of a share link: the stored experiment if any, else the form."""
+def share_query(
+    *,
+    exp_id: str | None = None,
+    draft: dict[str, Any] | None = None,
+    flags: dict[str, str] | None = None,
+) -> str:
+    """The query string of a share link: the stored experiment if any, else the form,
+    then the view ``flags`` (``optlab.ui.state.view``: presenter mode, hidden controls)."""
+    query: dict[str, str] = {}
     if exp_id:
-        return urlencode({EXP_PARAM: exp_id})
-    if draft is not None:
-        return urlencode({FORM_PARAM: encode_form(draft)})
-    return ""
+        query[EXP_PARAM] = exp_id
+    elif draft is not None:
+        query[FORM_PARAM] = encode_form(draft)
+    if not query:
+        return ""
+    return urlencode({**query, **(flags or {})})
