@@ -150,8 +150,9 @@ def test_sgdm_vs_adam_trajectories_grow_and_finish(dashboard_url: str, page: Any
     points = trajectory_points(page)
     assert 1000 < points["SGD-momentum"] <= 2001 and 1000 < points["Adam"] <= 2001  # decimated
     assert status(page).count("finished") == 2
-    expect_replay = page.get_by_text("Replay: step")
-    wait_until(page, lambda: expect_replay.count() > 0, 10, "the replay slider")
+    player = page.locator("[data-testid='optlab-player']")
+    wait_until(page, lambda: player.count() > 0, 10, "the player (replay in the browser)")
+    assert page.get_by_text("Replay: step").count() == 0  # the player replaced the slider
 
 
 def test_reload_mid_run_keeps_streaming(dashboard_url: str, page: Any) -> None:

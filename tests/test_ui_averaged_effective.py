@@ -1,6 +1,6 @@
 """Issue 9 items 1 and 6 on the dashboard: the averaged point's path (Schedule-Free) and the
 effective lr (D-Adaptation, Prodigy, Schedule-Free warm-up, Ranger21) are dashed traces in
-the run's colour, in the figures and on the page, live and replayed."""
+the run's colour, in the figures and on the page, live and finished."""
 
 from __future__ import annotations
 
@@ -141,12 +141,15 @@ def test_surfaces_page_draws_them_live_and_replayed(ui_page: Any) -> None:
         at.run()  # one poll
         at.run()
         assert len(_values(_payloads(at)["SF (averaged)"]["x"])) == 121
-        replay = next(s for s in at.slider if s.label == "Replay: step")
-        replay.set_value(30).run()
-        assert not at.exception
-        replayed = _payloads(at)
-        assert len(_values(replayed["SF (averaged)"]["x"])) == 31
-        assert "SF (effective)" in replayed
+        # the replay is the browser-side player now: no slider, the player's arrays sent
+        assert not [s for s in at.slider if s.label == "Replay: step"]
+        players = [
+            json.loads(e.proto.json)["player"]
+            for e in at.get("bidi_component")
+            if json.loads(e.proto.json).get("player")
+        ]
+        assert [r["label"] for r in players[0]["runs"]] == ["SF", "SGD"]
+        assert "SF (effective)" in _payloads(at)
     finally:
         release_owner(owner)
         store.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -32,12 +33,14 @@ def test_run_streams_to_the_end_and_a_second_tab_reattaches(ui_page: Any) -> Non
     assert share.FORM_PARAM not in at.query_params  # a stored experiment's link is ?exp= only
     status = _wait_finished(at, runs=2)
     assert status.count("finished") == 2, status
-    at.run()  # the full rerun after the last poll: polling stopped, replay available
-    assert any(s.label == "Replay: step" for s in at.slider)
-    replay = next(s for s in at.slider if s.label == "Replay: step")
-    assert replay.max == 299
-    replay.set_value(100).run()
-    assert not at.exception
+    at.run()  # the full rerun after the last poll: polling stopped, the player replays
+    players = [
+        json.loads(e.proto.json)["player"]
+        for e in at.get("bidi_component")
+        if json.loads(e.proto.json).get("player")
+    ]
+    assert len(players) == 1 and players[0]["live"] is False and players[0]["total"] == 300
+    assert not at.slider  # no second replay control next to the player
 
     # A refresh or a second tab: the same experiment, from the store.
     other = ui_page("surfaces", query={share.EXP_PARAM: exp_id})

@@ -43,7 +43,7 @@ def test_present_hides_the_editor_and_keeps_the_form(ui_page: Any, page: str) ->
     same = [share.decode_form(x) for x in (query(at, share.FORM_PARAM), link)]
     assert parse_spec(same[0]).to_dict() == parse_spec(same[1]).to_dict()
 
-    toggle = [t for t in at.toggle if t.label == "Presenter mode"][0]
+    toggle = next(t for t in at.toggle if t.label == "Presenter mode")
     assert toggle.value is True
     toggle.set_value(False).run()
     assert not at.exception
@@ -56,14 +56,14 @@ def test_students_link_hides_the_controls_only(ui_page: Any) -> None:
     assert not at.exception
     assert editor_labels(at) == []
     assert query(at, "controls") == "0" and query(at, "theme") == "dark"
-    toggle = [t for t in at.toggle if t.label == "Presenter mode"][0]
+    toggle = next(t for t in at.toggle if t.label == "Presenter mode")
     assert toggle.value is False
 
 
 def test_share_link_carries_the_view_flags(ui_page: Any) -> None:
     at = ui_page("surfaces")
-    [c for c in at.checkbox if c.label.startswith("Students' link")][0].check().run()
-    [c for c in at.checkbox if c.label == "Presenter mode"][0].check().run()
+    next(c for c in at.checkbox if c.label.startswith("Students' link")).check().run()
+    next(c for c in at.checkbox if c.label == "Presenter mode").check().run()
     links = [c.value for c in at.code if "?s=" in c.value]
     assert links, "the share popover shows a link"
     params = parse_qs(links[0].split("?", 1)[1])

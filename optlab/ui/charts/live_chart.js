@@ -76,7 +76,7 @@ function render(gd, data, seq) {
     Promise.resolve(done).then(() => {
       if (seq !== st.seq) return;
       if (data.player) playerUpdate(gd, data);
-      if (data.cursor) cursorUpdate(gd, data.cursor);
+      if (data.cursor) cursorUpdate(gd, data.cursor, data.cursor_scale);
     });
   if (!st.listening) {
     st.listening = true;

@@ -50,9 +50,11 @@ from optlab.ui import themes
 
 _COMPONENT_NAME = "optlab.live_chart"
 _HERE = Path(__file__).parent
-# player.js (pace control, cursors) defines functions live_chart.js's default export uses.
+# player.js (pace control) and cursor.js (step cursors) define functions that
+# live_chart.js's default export uses.
 _JS = "\n".join(
-    (_HERE / name).read_text(encoding="utf-8") for name in ("player.js", "live_chart.js")
+    (_HERE / name).read_text(encoding="utf-8")
+    for name in ("player.js", "cursor.js", "live_chart.js")
 )
 _PLOTLY_DIR = Path(plotly.__file__).parent / "package_data"
 _PLOTLY_FILE = "plotly.min.js"
@@ -173,6 +175,7 @@ def build_payload(
     page_hash: str | None = None,
     player: dict[str, Any] | None = None,
     cursor: str | None = None,
+    cursor_scale: float | None = None,
 ) -> tuple[dict[str, Any], str]:
     """The JSON the JS receives, and the hash of its static parts.
 
@@ -211,6 +214,8 @@ def build_payload(
         "plotly_url": "",
         "player": _encode_player(player),
         "cursor": cursor,
+        # the cursor's x is step / cursor_scale (a per-epoch chart: steps per epoch)
+        "cursor_scale": float(cursor_scale) if cursor_scale else 1.0,
     }
     return payload, digest
 
@@ -238,6 +243,7 @@ def live_chart(
     on_click: bool = False,
     player: dict[str, Any] | None = None,
     cursor: str | None = None,
+    cursor_scale: float | None = None,
 ) -> dict[str, float] | None:
     """Show ``figure`` in a chart that updates in place; return a click's data point.
 
@@ -245,7 +251,8 @@ def live_chart(
     ``on_click=True`` a click on the plot area returns ``{"x": ..., "y": ...}`` in
     data coordinates, on the one run that the click triggers; otherwise ``None``.
     ``player`` (from :func:`optlab.ui.charts.player.build_player`) adds pace control;
-    ``cursor`` names a player group whose shown step this chart marks with a line.
+    ``cursor`` names a player group whose shown step this chart marks with a line, at
+    ``step / cursor_scale`` on its x axis (``cursor_scale``: steps per epoch on an epoch axis).
     """
     if "__" in key:  # components v2 split element ids on "__"
         raise ValueError(f"live_chart key {key!r} must not contain '__'")
@@ -270,6 +277,7 @@ def live_chart(
         page_hash=page_hash,
         player=player,
         cursor=cursor,
+        cursor_scale=cursor_scale,
     )
     payload["plotly_url"] = _plotly_url()
     result = _component(

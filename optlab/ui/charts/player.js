@@ -202,8 +202,7 @@ function draw(st) {
     );
   }
   const t0 = performance.now();
-  native(st, st.following);
-  if (!st.following) paint(st, shown);
+  drawPaths(st, shown);
   if (P.log) P.log.push([t0, performance.now() - t0]); // benchmarks/bench_classroom.py
   st.drawn = shown;
   const total = pl.total ? ` / ${pl.total}` : ` / ${newest(pl)}`;
@@ -216,11 +215,24 @@ function draw(st) {
   window.dispatchEvent(new CustomEvent("optlab:step", { detail: { group: pl.group, step: shown } }));
 }
 
+// A player with paths (the contour) draws them up to the shown step; a step player
+// (model runs: `paths: false`) only moves the cursors and the readout.
+function hasPaths(pl) {
+  return !!pl && pl.paths !== false;
+}
+
+function drawPaths(st, shown) {
+  if (!hasPaths(st.pl)) return;
+  native(st, st.following);
+  if (!st.following) paint(st, shown);
+}
+
 // live_chart.js calls this before Plotly.react: while not following, the player's
 // traces go in empty (the canvas draws them), so an update costs no extra redraw.
 function playerTraces(gd, traces, data) {
   const st = gd.__player;
   if (!st || st.following || !data.player || !st.pl || st.pl.id !== data.player.id) return traces;
+  if (!hasPaths(data.player)) return traces;
   const hide = new Set();
   for (const r of data.player.runs) {
     hide.add(r.line);
@@ -328,47 +340,10 @@ function playerUpdate(gd, data) {
   st.native = st.following || fresh; // what react just drew (see playerTraces)
   if (!st.afterplot) {
     st.afterplot = true;
-    gd.on("plotly_afterplot", () => !st.following && st.pl && paint(st, Math.floor(st.shown)));
+    gd.on("plotly_afterplot", () => !st.following && hasPaths(st.pl) && paint(st, Math.floor(st.shown)));
   }
   st.drawn = -1;
   draw(st);
-}
-
-function cursorDraw(gd, group) {
-  const step = P.steps.get(group);
-  let line = gd.parentElement.querySelector(":scope > .optlab-cursor");
-  const fl = gd._fullLayout;
-  if (step === undefined || !fl || !fl.xaxis) {
-    if (line) line.style.display = "none";
-    return;
-  }
-  if (!line) {
-    line = document.createElement("div");
-    line.className = "optlab-cursor";
-    line.setAttribute("data-testid", "optlab-cursor");
-    gd.parentElement.style.position = "relative";
-    gd.parentElement.append(line);
-  }
-  const x = fl._size.l + fl.xaxis.l2p(fl.xaxis.type === "log" ? Math.log10(step) : step);
-  const inside = x >= fl._size.l && x <= fl._size.l + fl._size.w;
-  line.style.cssText =
-    `position:absolute;pointer-events:none;width:0;border-left:2px dashed var(--optlab-cursor,#555);` +
-    `left:${gd.offsetLeft + x}px;top:${gd.offsetTop + fl._size.t}px;height:${fl._size.h}px;` +
-    `display:${inside ? "block" : "none"}`;
-  line.dataset.step = String(step);
-}
-
-// Called by live_chart.js after each Plotly.react of a chart with a cursor group.
-function cursorUpdate(gd, group) {
-  const st = gd.__optlab;
-  st.cursorGroup = group;
-  if (!st.cursorListening) {
-    st.cursorListening = true;
-    window.addEventListener("optlab:step", (e) => {
-      if (gd.isConnected && e.detail.group === gd.__optlab.cursorGroup) cursorDraw(gd, e.detail.group);
-    });
-  }
-  cursorDraw(gd, group);
 }
 
 const PLAYER_CSS = `

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from optlab.ui import theme
 from optlab.ui.charts.series import RunSeries
 
 #: steps per second at speed 1× ("lecture pace": 1,000 steps in about 10 s)
@@ -104,3 +105,58 @@ def build_player(
         "total": total,
         "runs": out,
     }
+
+
+def build_step_player(
+    runs: list[RunSeries],
+    *,
+    ident: str,
+    group: str,
+    live: bool,
+    max_points: int,
+    total: int | None = None,
+) -> dict[str, Any] | None:
+    """A player without paths (model runs): it plays the recorded steps, shows each run's
+    loss and lr at the shown step and moves the cursor of the charts of ``group``."""
+    out = []
+    for run in runs:
+        if run.n == 0:
+            continue
+        has_lr = run.lr.ndim == 2 and run.lr.shape[1] > 0 and run.lr.shape[0] >= run.n
+        lr = run.lr[: run.n, 0].astype(np.float64) if has_lr else np.full(run.n, np.nan)
+        idx = stride_index(run.n, max_points)
+        out.append(
+            {
+                "label": run.label,
+                "color": theme.run_color(run.color_at),
+                "line": None,
+                "marker": None,
+                "step": run.step[: run.n].astype(np.float64)[idx],
+                "x": np.zeros(0),
+                "y": np.zeros(0),
+                "loss": run.loss.astype(np.float64)[idx],
+                "lr": lr[idx],
+            }
+        )
+    if not out:
+        return None
+    return {
+        "id": ident,
+        "group": group,
+        "live": bool(live),
+        "autoplay": False,
+        "paths": False,
+        "pace": LECTURE_PACE,
+        "speeds": list(SPEEDS),
+        "total": total,
+        "runs": out,
+    }
+
+
+def steps_per_epoch(runs: list[RunSeries], epochs: int) -> float | None:
+    """Updates per epoch (to place a step cursor on a per-epoch chart): known once a run
+    has finished every epoch (the store keeps no batch count); None before."""
+    for run in runs:
+        if run.status == "finished" and epochs > 0 and len(run.epochs) == epochs:
+            return (run.last_step + 1) / epochs
+    return None

@@ -3,8 +3,8 @@
 A polling fragment (``run_every=POLL_SECONDS``) re-reads only the new steps from the
 store and redraws every chart through ``live_chart`` (Plotly.react on the same DOM
 node, the user's zoom kept).  Polling stops when every run is done: the fragment
-asks for one full rerun, after which it is declared without ``run_every``.  Then a
-step slider replays the trajectories.
+asks for one full rerun, after which it is declared without ``run_every``.  The
+player (``charts/player.py``) replays the steps in the browser, live or finished.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import streamlit as st
 from optlab.ui import theme
 from optlab.ui.charts import figures
 from optlab.ui.charts.live_chart import live_chart
-from optlab.ui.charts.player import build_player
+from optlab.ui.charts.player import build_player, build_step_player, steps_per_epoch
 from optlab.ui.charts.summary_table import summary_table
 from optlab.ui.live.live_data import ExperimentData, refresh
 from optlab.ui.live.status_bar import status_bar
@@ -46,22 +46,6 @@ def _cancel(exp_id: str, run: int | None) -> None:
         st.toast(f"Could not cancel: {exc}")
 
 
-def _replay(data: ExperimentData, key: str) -> int | None:
-    """The replay slider (finished experiments): the step every chart is drawn up to."""
-    longest = max((r.last_step for r in data.runs), default=-1)
-    if data.active or longest < 1 or not data.is_surface:
-        return None
-    step = st.slider(
-        "Replay: step",
-        0,
-        longest,
-        longest,
-        key=f"{key}:replay",
-        help="drag to replay the trajectories; the charts mark the step",
-    )
-    return None if step >= longest else step
-
-
 def _surface_charts(
     data: ExperimentData,
     key: str,
@@ -71,7 +55,7 @@ def _surface_charts(
 ) -> None:
     from optlab.spec import parse_spec
 
-    upto = _replay(data, key) if not data.active else None
+    upto = None  # the player (build_player) replays the paths in the browser
     problem = parse_spec(data.spec).problem.build()
     points = figures.LIVE_POINTS if data.active else figures.MAX_POINTS
     fig = figures.contour_figure(problem, data.runs, start=start, upto=upto, max_points=points)
@@ -113,22 +97,40 @@ def _no_legend(fig: dict[str, Any]) -> dict[str, Any]:
 
 
 def _model_charts(data: ExperimentData, key: str) -> None:
+    """Per-step loss (with the player: play/pause/step over the recorded steps) and lr,
+    per-epoch loss and accuracy; every chart marks the player's step."""
+    points = figures.LIVE_POINTS if data.active else figures.MAX_POINTS
+    player = build_step_player(
+        data.runs, ident=data.id, group=key, live=data.active, max_points=points
+    )
     left, right = st.columns(2)
     with left:
-        live_chart(figures.loss_figure(data.runs), key=f"{key}:loss", height=360)
+        live_chart(
+            figures.loss_figure(data.runs, max_points=points),
+            key=f"{key}:loss",
+            height=360,
+            player=player,
+            cursor=key,
+        )
     with right:
-        live_chart(figures.lr_figure(data.runs), key=f"{key}:lr", height=360)
+        live_chart(
+            figures.lr_figure(data.runs, max_points=points), key=f"{key}:lr", height=360, cursor=key
+        )
     from optlab.problem import get_problem
 
     task = getattr(get_problem(str(data.spec["problem"]["name"])), "task", "regression")
+    per = steps_per_epoch(data.runs, int(data.spec.get("epochs") or 0))
+    cursor = key if per else None  # the epoch axis: step / steps per epoch
+    epochs = figures.epoch_figure(data.runs, "loss")
     if task == "classification":
         left, right = st.columns(2)
         with left:
-            live_chart(figures.epoch_figure(data.runs, "loss"), key=f"{key}:epochs", height=340)
+            live_chart(epochs, key=f"{key}:epochs", height=340, cursor=cursor, cursor_scale=per)
         with right:
-            live_chart(figures.epoch_figure(data.runs, "val_acc"), key=f"{key}:acc", height=340)
+            acc = figures.epoch_figure(data.runs, "val_acc")
+            live_chart(acc, key=f"{key}:acc", height=340, cursor=cursor, cursor_scale=per)
     else:
-        live_chart(figures.epoch_figure(data.runs, "loss"), key=f"{key}:epochs", height=340)
+        live_chart(epochs, key=f"{key}:epochs", height=340, cursor=cursor, cursor_scale=per)
 
 
 def live_view(
