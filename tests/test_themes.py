@@ -87,3 +87,32 @@ def test_every_chart_is_themed(name: str) -> None:
 def test_light_is_unchanged() -> None:
     fig = figures.loss_figure(_runs())
     assert themes.apply(fig, "light") is fig
+
+
+@pytest.mark.parametrize("name", ["dark", "projector"])
+def test_the_colour_bar_and_the_other_charts_are_themed(name: str) -> None:
+    from optlab.problem import get_problem
+
+    theme = themes.get(name)
+    contour = figures.contour_figure(get_problem("rosenbrock")(), _runs())
+    bar = next(t for t in themes.apply(contour, name)["data"] if "colorbar" in t.get("marker", {}))
+    scale = bar["marker"]["colorscale"]
+    if theme.contour is None:  # projector: the light contour, larger ink
+        assert scale == contour["data"][1]["marker"]["colorscale"]
+    else:  # the same two ends as the remapped contour image
+        assert [c for _, c in scale] == list(theme.contour)
+    colorbar = bar["marker"]["colorbar"]
+    assert colorbar["tickfont"] == {"color": theme.font, "size": theme.font_size}
+    assert colorbar["title"]["font"]["color"] == theme.font
+    assert colorbar["title"]["text"] == contour["data"][1]["marker"]["colorbar"]["title"]["text"]
+    runs = _runs()
+    for i, run in enumerate(runs):
+        run.epochs = [{"epoch": e, "train_loss": 1 / e, "val_loss": 1.2 / e} for e in (1, 2)]
+        run.color_index = i
+    schedule = figures.schedule_figure([{"label": "a", "groups": ["g"], "lr": [[0.1], [0.05]]}])
+    for fig in (figures.epoch_figure(runs, "loss"), schedule):
+        out = themes.apply(fig, name)
+        assert out["layout"]["plot_bgcolor"] == theme.plot
+        assert out["layout"]["yaxis"]["title"]["font"]["size"] == theme.font_size + 1
+        assert out["data"][0]["line"]["color"] == theme.palette[0]
+    assert "stBaseButton" in theme.css and "data-baseweb" in theme.css  # widgets restyled

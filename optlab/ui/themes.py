@@ -22,6 +22,7 @@ from functools import lru_cache
 from typing import Any
 
 from optlab.ui import theme as light
+from optlab.ui.theme_css import DARK_CSS, PROJECTOR_CSS
 
 NAMES = ("light", "dark", "projector")
 #: the session-state key of the chosen theme (``optlab.ui.frame.look``)
@@ -44,33 +45,6 @@ class Theme:
     css: str = ""
     extra: dict[str, str] = field(default_factory=dict)
 
-
-DARK_CSS = """
-<style>
-  [data-testid="stAppViewContainer"], [data-testid="stHeader"], [data-testid="stSidebar"],
-  [data-testid="stBottomBlockContainer"] { background-color: #0e1117 !important; color: #e8e8e8; }
-  [data-testid="stSidebar"] { background-color: #161a23 !important; }
-  [data-testid="stAppViewContainer"] p, [data-testid="stAppViewContainer"] li,
-  [data-testid="stAppViewContainer"] label, [data-testid="stAppViewContainer"] h1,
-  [data-testid="stAppViewContainer"] h2, [data-testid="stAppViewContainer"] h3,
-  [data-testid="stAppViewContainer"] h4, [data-testid="stAppViewContainer"] span,
-  [data-testid="stSidebar"] * { color: #e8e8e8; }
-  [data-testid="stAppViewContainer"] input, [data-testid="stAppViewContainer"] textarea {
-    background-color: #1d2230 !important; color: #e8e8e8 !important; }
-  :root { --optlab-button: #1d2230; --optlab-border: #5a6275; --optlab-cursor: #e8e8e8; }
-  .optlab-player-speed option { background: #1d2230; }
-</style>
-"""
-
-PROJECTOR_CSS = """
-<style>
-  html, body, [data-testid="stAppViewContainer"] { font-size: 20px; }
-  [data-testid="stAppViewContainer"] p, [data-testid="stAppViewContainer"] li { color: #000; }
-  .optlab-player { font-size: 1.15rem; }
-  .optlab-player-btn { border-width: 2px; border-color: #000; }
-  :root { --optlab-cursor: #000; --optlab-border: #000; }
-</style>
-"""
 
 THEMES: dict[str, Theme] = {
     "light": Theme("light", light.PALETTE),
@@ -148,6 +122,43 @@ def _recolor_trace(trace: dict[str, Any], theme: Theme) -> None:
             spec["size"] = spec["size"] * (1 + (theme.line_scale - 1) * 0.5)
     if trace.get("type") == "image" and theme.contour and str(trace.get("source", "")):
         trace["source"] = _contour_source(trace["source"], theme.contour)
+    _recolor_scale(trace, theme)
+
+
+def _recolor_scale(trace: dict[str, Any], theme: Theme) -> None:
+    """The contour's colour bar in the theme's contour colours; every colour bar's text
+    in the theme's ink and size."""
+    for holder in (trace, trace.get("marker")):
+        if not isinstance(holder, dict):
+            continue
+        scale = holder.get("colorscale")
+        if theme.contour and _is_contour_scale(scale):
+            holder["colorscale"] = [[0.0, theme.contour[0]], [1.0, theme.contour[1]]]
+        bar = holder.get("colorbar")
+        if isinstance(bar, dict) or (scale is not None and holder.get("showscale") is not False):
+            bar = dict(bar or {})
+            font = {"color": theme.font, "size": theme.font_size}
+            bar["tickfont"] = {**(bar.get("tickfont") or {}), **font}
+            title = bar.get("title")
+            title = dict(title) if isinstance(title, dict) else {"text": title or ""}
+            title["font"] = {**(title.get("font") or {}), **font}
+            bar["title"] = title
+            bar["outlinecolor"] = theme.axis
+            if theme.line_scale != 1.0:
+                bar["thickness"] = max(int(bar.get("thickness") or 14), 22)
+            holder["colorbar"] = bar
+
+
+def _is_contour_scale(scale: Any) -> bool:
+    if not isinstance(scale, list | tuple) or len(scale) != len(light.CONTOUR_SCALE):
+        return False
+    try:
+        return all(
+            str(c).lower() == str(ref[1]).lower()
+            for (_, c), ref in zip(scale, light.CONTOUR_SCALE, strict=True)
+        )
+    except (TypeError, ValueError):
+        return False
 
 
 def _axis(axis: dict[str, Any], theme: Theme) -> dict[str, Any]:

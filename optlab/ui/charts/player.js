@@ -35,10 +35,26 @@ function newest(pl) {
   return last;
 }
 
+// The buttons' icons are inline SVG: no icon font to fetch, and no glyph that a
+// projector laptop's fonts may lack (⏮ ⏸ ⏭ are missing from DejaVu and Liberation).
+const ICONS = {
+  first: "M5 4h2v16H5zM19 4v16L8 12z",
+  back: "M18 4v16L6 12z",
+  play: "M7 4v16l12-8z",
+  pause: "M6 4h4v16H6zM14 4h4v16h-4z",
+  forward: "M6 4v16l12-8zM18 4h2v16h-2z",
+  last: "M5 4v16l11-8zM17 4h2v16h-2z",
+};
+
+function icon(name) {
+  return `<svg viewBox="0 0 24 24" width="1em" height="1em" aria-hidden="true" ` +
+    `style="vertical-align:-0.12em"><path fill="currentColor" d="${ICONS[name]}"/></svg>`;
+}
+
 function button(label, title, onclick) {
   const b = document.createElement("button");
   b.type = "button";
-  b.textContent = label;
+  b.innerHTML = icon(label);
   b.title = title;
   b.setAttribute("aria-label", title);
   b.className = "optlab-player-btn";
@@ -60,13 +76,13 @@ function playerBar(parent, st) {
   bar.__state = st;
   const row = document.createElement("div");
   row.className = "optlab-player-row";
-  st.playBtn = button("▶", "play / pause (space)", () => toggle(st));
+  st.playBtn = button("play", "play / pause (space)", () => toggle(st));
   row.append(
-    button("⏮", "first step (Home)", () => seek(st, 0)),
-    button("◀", "one step back (←)", () => seek(st, Math.floor(st.shown) - 1)),
+    button("first", "first step (Home)", () => seek(st, 0)),
+    button("back", "one step back (←)", () => seek(st, Math.floor(st.shown) - 1)),
     st.playBtn,
-    button("▶|", "one step forward (→)", () => seek(st, Math.floor(st.shown) + 1)),
-    button("⏭", "last step (End)", () => seek(st, Infinity)),
+    button("forward", "one step forward (→)", () => seek(st, Math.floor(st.shown) + 1)),
+    button("last", "last step (End)", () => seek(st, Infinity)),
   );
   const speed = document.createElement("select");
   speed.className = "optlab-player-speed";
@@ -209,7 +225,11 @@ function draw(st) {
   st.counter.textContent = `step ${shown}${total}`;
   st.counter.dataset.step = String(shown);
   st.readout.innerHTML = rows.join("");
-  st.playBtn.textContent = st.playing ? "⏸" : "▶";
+  const want = st.playing ? "pause" : "play";
+  if (st.playBtn.dataset.icon !== want) {
+    st.playBtn.dataset.icon = want;
+    st.playBtn.innerHTML = icon(want);
+  }
   st.bar.dataset.playing = st.playing ? "1" : "0";
   P.steps.set(pl.group, shown);
   window.dispatchEvent(new CustomEvent("optlab:step", { detail: { group: pl.group, step: shown } }));

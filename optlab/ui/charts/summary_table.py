@@ -13,7 +13,7 @@ from typing import Any
 
 import streamlit as st
 
-from optlab.ui import theme
+from optlab.ui import themes
 from optlab.ui.forms.widgets import fmt_num
 from optlab.ui.live.live_data import ExperimentData, default_threshold, summary_rows
 
@@ -51,7 +51,7 @@ def summary_html(data: ExperimentData) -> str:
     )
     body = []
     for run, row in zip(data.runs, rows, strict=True):
-        color = theme.run_color(run.color_at)
+        color = themes.run_color(themes.get(st.session_state.get(themes.STATE_KEY)), run.color_at)
         cells = []
         for c in columns:
             if c == "run":

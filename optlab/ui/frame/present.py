@@ -16,8 +16,8 @@ _KEY = "optlab:present:"
 PRESENT_CSS = """
 <style>
   [data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"] { display: none; }
-  .st-key-optlab-caption p, .st-key-optlab-caption li { font-size: 1.55rem !important;
-    line-height: 1.45; }
+  .st-key-optlab-caption p, .st-key-optlab-caption li { font-size: 1.4rem !important;
+    line-height: 1.4; }
   [data-testid="stCaptionContainer"] p { font-size: 1.2rem !important; }
   .block-container { padding-top: 1.2rem; max-width: 100% !important; }
 </style>

@@ -103,34 +103,31 @@ def _model_charts(data: ExperimentData, key: str) -> None:
     player = build_step_player(
         data.runs, ident=data.id, group=key, live=data.active, max_points=points
     )
-    left, right = st.columns(2)
-    with left:
-        live_chart(
-            figures.loss_figure(data.runs, max_points=points),
-            key=f"{key}:loss",
-            height=360,
-            player=player,
-            cursor=key,
-        )
-    with right:
-        live_chart(
-            figures.lr_figure(data.runs, max_points=points), key=f"{key}:lr", height=360, cursor=key
-        )
+    # the loss across the width: the player's bar and readout above it need the room
+    live_chart(
+        figures.loss_figure(data.runs, max_points=points),
+        key=f"{key}:loss",
+        height=360,
+        player=player,
+        cursor=key,
+    )
+    lr = figures.lr_figure(data.runs, max_points=points)
     from optlab.problem import get_problem
 
     task = getattr(get_problem(str(data.spec["problem"]["name"])), "task", "regression")
     per = steps_per_epoch(data.runs, int(data.spec.get("epochs") or 0))
     cursor = key if per else None  # the epoch axis: step / steps per epoch
     epochs = figures.epoch_figure(data.runs, "loss")
+    left, right = st.columns(2)
+    with left:
+        live_chart(lr, key=f"{key}:lr", height=340, cursor=key)
+    with right:
+        live_chart(epochs, key=f"{key}:epochs", height=340, cursor=cursor, cursor_scale=per)
     if task == "classification":
-        left, right = st.columns(2)
+        left, _ = st.columns(2)
         with left:
-            live_chart(epochs, key=f"{key}:epochs", height=340, cursor=cursor, cursor_scale=per)
-        with right:
             acc = figures.epoch_figure(data.runs, "val_acc")
             live_chart(acc, key=f"{key}:acc", height=340, cursor=cursor, cursor_scale=per)
-    else:
-        live_chart(epochs, key=f"{key}:epochs", height=340, cursor=cursor, cursor_scale=per)
 
 
 def live_view(

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from optlab.ui import theme
+from optlab.ui import theme, themes
 from optlab.ui.live.live_data import ExperimentData, status_text
 
 
@@ -28,7 +28,7 @@ def chips_html(data: ExperimentData) -> str:
     """One chip per run: colour swatch, label, status (``diverged at step 57``…)."""
     parts = []
     for run in data.runs:
-        color = theme.run_color(run.color_at)
+        color = themes.run_color(themes.get(st.session_state.get(themes.STATE_KEY)), run.color_at)
         state_color = theme.STATUS_COLORS.get(run.status, "#333")
         text = html.escape(status_text(run, data.spec))
         parts.append(

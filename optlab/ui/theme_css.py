@@ -1,0 +1,104 @@
+"""The page CSS of the dark and projector themes: Streamlit's own widgets restyled.
+
+Streamlit's theme lives in the server's config (one for every browser), so a look
+chosen per session is CSS injected by ``frame/look.py``: the app, header and sidebar,
+text, inputs and selects (and their drop-down lists), buttons, number steppers, tabs,
+expanders, bordered containers, alerts, code, tables (``st.dataframe`` draws on a
+canvas: it is inverted in the dark theme), the player bar and the step cursor.
+"""
+
+from __future__ import annotations
+
+_DARK_BG = "#0e1117"
+_DARK_PANEL = "#161a23"
+_DARK_INPUT = "#1d2230"
+_DARK_BORDER = "#5a6275"
+_DARK_INK = "#e8e8e8"
+
+DARK_CSS = f"""
+<style>
+  :root {{ --optlab-button: {_DARK_INPUT}; --optlab-border: {_DARK_BORDER};
+    --optlab-cursor: {_DARK_INK}; color-scheme: dark; }}
+  [data-testid="stApp"], [data-testid="stAppViewContainer"], [data-testid="stHeader"],
+  [data-testid="stBottomBlockContainer"], [data-testid="stMain"] {{
+    background-color: {_DARK_BG} !important; color: {_DARK_INK}; }}
+  [data-testid="stSidebar"], [data-testid="stSidebarContent"] {{
+    background-color: {_DARK_PANEL} !important; }}
+  [data-testid="stAppViewContainer"] :is(p, li, label, h1, h2, h3, h4, h5, h6, span, td, th,
+    summary, small, strong, b, em, div[data-testid="stMarkdownContainer"]),
+  [data-testid="stSidebar"] * {{ color: {_DARK_INK}; }}
+  [data-testid="stCaptionContainer"], [data-testid="stCaptionContainer"] * {{
+    color: #aab1bd !important; }}
+  [data-testid="stAppViewContainer"] :is(input, textarea),
+  [data-testid="stSidebar"] :is(input, textarea) {{
+    background-color: {_DARK_INPUT} !important; color: {_DARK_INK} !important;
+    -webkit-text-fill-color: {_DARK_INK}; }}
+  [data-baseweb="input"], [data-baseweb="base-input"], [data-baseweb="textarea"],
+  [data-baseweb="select"] > div, [data-testid="stNumberInputContainer"] {{
+    background-color: {_DARK_INPUT} !important; border-color: {_DARK_BORDER} !important;
+    color: {_DARK_INK} !important; }}
+  [data-baseweb="select"] > div * {{ background-color: transparent !important; }}
+  [data-baseweb="select"] svg, [data-testid="stNumberInput"] svg {{ fill: {_DARK_INK}; }}
+  [data-baseweb="popover"] :is(ul, li, div[role="listbox"], div[role="option"]),
+  [data-baseweb="menu"], [data-testid="stPopoverBody"] {{
+    background-color: {_DARK_INPUT} !important; color: {_DARK_INK} !important; }}
+  [data-baseweb="popover"] li:hover, [data-baseweb="popover"] [aria-selected="true"] {{
+    background-color: #2c3446 !important; }}
+  button:is([data-testid^="stBaseButton-secondary"], [data-testid^="stBaseButton-tertiary"],
+    [data-testid="stNumberInputStepDown"], [data-testid="stNumberInputStepUp"],
+    [data-testid="stBaseButton-minimal"]),
+  [data-testid="stDownloadButton"] button, [data-testid="stPopover"] button {{
+    background-color: {_DARK_INPUT} !important; color: {_DARK_INK} !important;
+    border-color: {_DARK_BORDER} !important; }}
+  button:is([data-testid^="stBaseButton-secondary"], [data-testid="stNumberInputStepDown"],
+    [data-testid="stNumberInputStepUp"]):hover {{ background-color: #2c3446 !important; }}
+  button:disabled {{ opacity: 0.55; }}
+  [data-baseweb="tab-list"] {{ border-bottom-color: {_DARK_BORDER} !important; }}
+  [data-baseweb="tab"] {{ background-color: transparent !important; }}
+  [data-baseweb="tab"] p {{ color: #c9ced8 !important; }}
+  [data-baseweb="tab"][aria-selected="true"] p {{ color: #ffffff !important; }}
+  [data-testid="stExpander"] details, [data-testid="stVerticalBlockBorderWrapper"],
+  div[class*="st-key-"][data-testid="stVerticalBlock"] {{
+    border-color: {_DARK_BORDER} !important; }}
+  [data-testid="stExpander"] summary:hover {{ background-color: #1a1f2b !important; }}
+  [data-testid="stAlert"] > div {{ background-color: #1b2333 !important; }}
+  [data-testid="stCode"] pre, [data-testid="stCode"] code, pre, code {{
+    background-color: #151922 !important; color: {_DARK_INK} !important; }}
+  [data-testid="stDataFrame"], [data-testid="stDataFrameResizable"] {{
+    filter: invert(0.9) hue-rotate(180deg); }}
+  [data-testid="stTable"] table, table.optlab-summary,
+  table.optlab-summary th {{ color: {_DARK_INK} !important; }}
+  [data-testid="stTable"] :is(td, th), .optlab-summary :is(td, th) {{
+    border-color: {_DARK_BORDER} !important; }}
+  [data-testid="stToolbar"] button, [data-testid="stMainMenu"] svg {{ color: {_DARK_INK}; }}
+  .katex {{ color: {_DARK_INK}; }}
+  hr {{ border-color: {_DARK_BORDER} !important; }}
+  .optlab-player-speed option {{ background: {_DARK_INPUT}; }}
+</style>
+"""
+
+PROJECTOR_CSS = """
+<style>
+  :root { --optlab-cursor: #000; --optlab-border: #000; }
+  html, body, [data-testid="stAppViewContainer"], [data-testid="stSidebar"] { font-size: 20px; }
+  [data-testid="stAppViewContainer"] :is(p, li, label, span, td, th, summary),
+  [data-testid="stSidebar"] :is(p, li, label, span) { color: #000 !important; }
+  [data-testid="stCaptionContainer"], [data-testid="stCaptionContainer"] * {
+    color: #222 !important; }
+  [data-testid="stWidgetLabel"] p { font-size: 1.05rem !important; font-weight: 600; }
+  [data-baseweb="input"], [data-baseweb="select"] > div, [data-baseweb="textarea"],
+  [data-testid="stNumberInputContainer"] { border: 2px solid #000 !important; }
+  input, textarea, [data-baseweb="select"] div { font-size: 1.05rem !important; }
+  button[data-testid^="stBaseButton"], [data-testid="stDownloadButton"] button {
+    border: 2px solid #000 !important; font-weight: 700; }
+  button[data-testid^="stBaseButton"] p { font-size: 1.05rem !important; }
+  [data-baseweb="tab"] p { font-size: 1.1rem !important; font-weight: 700; color: #000 !important; }
+  [data-baseweb="tab-highlight"] { height: 4px !important; background-color: #000 !important; }
+  [data-testid="stExpander"] details, [data-testid="stVerticalBlockBorderWrapper"] {
+    border: 2px solid #000 !important; }
+  [data-testid="stSidebar"] { border-right: 2px solid #000; }
+  .optlab-player { font-size: 1.15rem; }
+  .optlab-player-btn { border-width: 2px; border-color: #000; font-weight: 700; }
+  .optlab-summary :is(td, th) { font-size: 1.05rem; border-color: #000 !important; }
+</style>
+"""
