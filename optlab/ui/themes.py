@@ -103,6 +103,8 @@ def map_color(theme: Theme, color: Any) -> Any:
 
 
 def _recolor_trace(trace: dict[str, Any], theme: Theme) -> None:
+    if "fillcolor" in trace:  # seed bands, ranges
+        trace["fillcolor"] = map_color(theme, trace["fillcolor"])
     for part in ("line", "marker"):
         spec = trace.get(part)
         if not isinstance(spec, dict):

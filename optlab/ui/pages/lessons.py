@@ -18,6 +18,7 @@ from optlab.ui import lessons, theme
 from optlab.ui.frame.present import controls_shown, present_toggle, presenting, url_flags
 from optlab.ui.frame.run_bar import submit
 from optlab.ui.live.live_view import live_view
+from optlab.ui.live.seed_band_view import seed_band_view
 from optlab.ui.state import client, page_state, view
 
 PAGE = "lessons"
@@ -125,8 +126,12 @@ def _results(lesson: lessons.Lesson, k: int, spec: Any) -> None:
     if st.button("Run", type="primary", icon=":material/play_arrow:", key="lesson:run"):
         submit(slot, spec)
     exp_id = page_state.shown(slot)
-    if exp_id:
+    if exp_id and getattr(spec, "sweep", None) is not None:
+        seed_band_view(exp_id, key="lesson")  # a sweep scene: the runs over seeds
+    elif exp_id:
         live_view(exp_id, key="lesson", autoplay=True)
+    elif getattr(spec, "sweep", None) is not None:
+        st.caption("Press **Run** to start the sweep; the seed bands fill in epoch by epoch.")
     else:
         st.caption("Press **Run** to start the race; it plays at lecture pace (space pauses).")
 
