@@ -1,0 +1,149 @@
+"""The Ray executor (``OPTLAB_EXECUTOR=ray``): experiments and sweep trials as Ray tasks.
+
+It is the local executor's scheduler with Ray handles in its slots
+(:class:`optlab.jobs.ray_worker.RayWorker`) instead of worker processes: the same queue,
+the same per-client limits, the same code storing every message in the driver's
+SQLite store (record batches while a trial runs, checkpoints, the end) and the same
+sweep shards.  Ray decides where each task runs (a GPU for a model on CUDA, a CPU
+otherwise); a slot is one job in flight.
+
+``ray.init``: with ``RAY_ADDRESS`` it joins that cluster and ships the code (the
+``optlab`` and ``problems`` packages, without the bundled sample data; workers read
+data from their own ``OPTLAB_DATA_DIR``) as ``py_modules``.  Without it, a local Ray:
+``num_cpus`` = ``OPTLAB_WORKERS`` (what the local executor would run at once), a small
+object store (``OPTLAB_RAY_OBJECT_STORE_MB``, 128 MB: records are small inline
+returns, and Ray's default of 30 % of RAM would pin gigabytes of /dev/shm on a shared
+machine), no dashboard (a web server and its processes nobody asked for), and the
+project root on the workers' ``PYTHONPATH``, as the local workers get it.  Slots: the
+cluster's CPUs.  A Ray that is already initialised in this process (a test's) is used
+as it is and left running at shutdown.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import ray
+
+import optlab
+from optlab import settings
+from optlab.jobs.job import Job, Worker
+from optlab.jobs.local_executor import LocalExecutor
+from optlab.jobs.ray_tasks import CancelBoard, warm_up
+from optlab.jobs.ray_worker import RayWorker
+from optlab.store.db import Store
+
+ROOT = Path(optlab.__file__).resolve().parent.parent
+#: what never travels to a cluster: caches and the bundled CIFAR-10 sample (18 MB)
+EXCLUDES = ["__pycache__/", "*.pyc", "sample_data/"]
+
+
+def start_ray(address: str | None, num_cpus: int) -> bool:
+    """Connect to Ray (see the module docstring); True when this call started it."""
+    if ray.is_initialized():
+        return False
+    common: dict[str, Any] = {"include_dashboard": False, "configure_logging": False}
+    if address:
+        # the two packages as folders (optlab reaches problems only through the registry)
+        modules = [str(ROOT / "optlab"), str(ROOT / "problems")]
+        ray.init(
+            address=address,
+            runtime_env={"py_modules": modules, "excludes": EXCLUDES},
+            **common,
+        )
+    else:
+        path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+        ray.init(
+            num_cpus=num_cpus,
+            object_store_memory=settings.ray_object_store_mb() << 20,
+            runtime_env={"env_vars": {"PYTHONPATH": path}},
+            **common,
+        )
+    return True
+
+
+class RayExecutor(LocalExecutor):
+    """Runs jobs as Ray tasks; see the module docstring."""
+
+    kind = "ray"
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        workers: int,
+        threads: int,
+        max_running_per_client: int,
+        flush_seconds: float,
+        checkpoint_seconds: float,
+        checkpoint_dir: Path,
+        on_done: Callable[[Job], None],
+        address: str | None = None,
+    ) -> None:
+        self.address = address
+        self.owns_ray = start_ray(address, workers)
+        self.board = CancelBoard.remote()  # type: ignore[attr-defined]
+        slots = max(1, int(ray.cluster_resources().get("CPU", workers)))
+        self.gpus = float(ray.cluster_resources().get("GPU", 0))
+        # warm Ray's worker processes now (not awaited), so the first job starts at once
+        self._warm = [warm_up.remote() for _ in range(slots)]
+        super().__init__(
+            store,
+            workers=slots,
+            threads=threads,
+            max_running_per_client=max_running_per_client,
+            flush_seconds=flush_seconds,
+            checkpoint_seconds=checkpoint_seconds,
+            checkpoint_dir=checkpoint_dir,
+            on_done=on_done,
+        )
+
+    def _new_worker(self, slot: int) -> Worker:
+        return RayWorker(slot, self.board, self.threads, self.gpus)
+
+    def _eligible(self, job: Job, slot: int, running_by_client: collections.Counter[str]) -> bool:
+        """Only the per-client limit: Ray itself places GPU and CPU tasks."""
+        return running_by_client[job.client] < self.max_running_per_client
+
+    def running_tasks(self) -> list[dict[str, Any]]:
+        """Where each running job's task is: ``{"job", "pid", "node"}`` (pid and node are
+        None until the task has started on a Ray worker)."""
+        with self._cond:
+            workers = [w for _, w in self._running.values()]
+        return [dict(w.task) for w in workers if isinstance(w, RayWorker) and w.task]
+
+    def running_pid(self, exp_id: str) -> int | None:
+        """The pid of the Ray worker process running ``exp_id`` (or one of its shards)."""
+        for task in self.running_tasks():
+            if task.get("job", "").split("#")[0] == exp_id and task.get("pid"):
+                return int(task["pid"])
+        return None
+
+    def overview(self) -> dict[str, Any]:
+        """The local overview plus the cluster: its CPUs, GPUs and live nodes, and how
+        many trials run on each node."""
+        info = super().overview()
+        res = ray.cluster_resources()
+        by_node = collections.Counter(t.get("node") or "starting" for t in self.running_tasks())
+        info.update(
+            executor="ray",
+            address=self.address or "local Ray",
+            cluster={
+                "CPU": float(res.get("CPU", 0)),
+                "GPU": float(res.get("GPU", 0)),
+                "nodes": sum(1 for n in ray.nodes() if n.get("Alive")),
+            },
+            running_by_node=dict(by_node),
+        )
+        return info
+
+    def shutdown(self) -> None:
+        """Stop every task (running experiments become ``interrupted``); disconnect from Ray,
+        stopping it if this executor started it."""
+        super().shutdown()
+        if self.owns_ray:
+            ray.shutdown()
