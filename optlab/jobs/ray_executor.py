@@ -48,6 +48,7 @@ def start_ray(address: str | None, num_cpus: int) -> bool:
         return False
     common: dict[str, Any] = {"include_dashboard": False, "configure_logging": False}
     if address:
+        _token_auth_if_token()
         # the two packages as folders (optlab reaches problems only through the registry)
         modules = [str(ROOT / "optlab"), str(ROOT / "problems")]
         ray.init(
@@ -64,6 +65,26 @@ def start_ray(address: str | None, num_cpus: int) -> bool:
             **common,
         )
     return True
+
+
+def _token_auth_if_token() -> None:
+    """Join a token-protected cluster as ``ray start`` does: Ray 2.60's ``ray start --head``
+    turns token authentication on when a token exists (``~/.ray/auth_token``, which any
+    local ``ray.init`` creates, or ``RAY_AUTH_TOKEN``/``RAY_AUTH_TOKEN_PATH``), but
+    ``ray.init(address=…)`` sends the token only in token mode.  With ``RAY_AUTH_MODE``
+    unset and a token at hand, this calls the function ``ray start`` calls for that
+    (private to Ray, hence the pinned ray==2.60.0 and the fallback: the setting alone)."""
+    if os.environ.get("RAY_AUTH_MODE") is not None:
+        return
+    try:
+        from ray._private.authentication import authentication_token_setup as auth
+
+        auth.maybe_enable_token_auth_if_token_available(warn_if_disabled=False)
+    except (ImportError, AttributeError):  # another Ray: its own rules apply
+        path = os.environ.get("RAY_AUTH_TOKEN_PATH")
+        token = Path(path).expanduser() if path else Path.home() / ".ray" / "auth_token"
+        if os.environ.get("RAY_AUTH_TOKEN") or token.is_file():
+            os.environ["RAY_AUTH_MODE"] = "token"
 
 
 class RayExecutor(LocalExecutor):
