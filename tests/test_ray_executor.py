@@ -209,3 +209,26 @@ def test_a_killed_ray_worker_fails_its_trial_and_the_work_goes_on(rm: JobManager
     after = rm.submit(SURFACE, client="kill")
     assert rm.wait(after, 120) == "finished"
     assert rm.store.result_json(after) == one_thread(lambda: run_experiment(parse_spec(SURFACE)))
+
+
+def test_the_dashboard_shows_the_ray_cluster_and_where_trials_run(rm: JobManager) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    from optlab.jobs import manager as jobs
+
+    script = "from optlab.ui.frame.workers import workers_status\nworkers_status()\n"
+    exp_id = rm.submit({**SURFACE, "steps": 100_000}, client="ui")
+    wait_for(lambda: isinstance(rm.executor, RayExecutor) and rm.executor.running_pid(exp_id))
+    previous, jobs._MANAGER = jobs._MANAGER, rm
+    try:
+        at = AppTest.from_string(script, default_timeout=30).run()
+    finally:
+        jobs._MANAGER = previous
+        rm.cancel(exp_id)
+    assert not at.exception
+    text = "\n".join(str(m.value) for m in at.sidebar.markdown)
+    node = ray.util.get_node_ip_address()
+    assert "**Ray** — local Ray" in text
+    assert "2 CPUs, 0 GPUs, 1 node(s)" in text
+    assert f"`{node}`: 1 running" in text
+    assert rm.wait(exp_id, 10) == "cancelled"

@@ -41,7 +41,13 @@ def make_executor(
     flush = flush_seconds or settings.env_float("OPTLAB_FLUSH_SECONDS", 0.05)
     every = checkpoint_seconds or settings.env_float("OPTLAB_CHECKPOINT_SECONDS", 5.0)
     if kind == "ray":
-        from optlab.jobs.ray_executor import RayExecutor
+        try:
+            from optlab.jobs.ray_executor import RayExecutor
+        except ImportError as exc:  # Ray is installed only where it is used
+            raise ValueError(
+                f"OPTLAB_EXECUTOR=ray needs Ray ({exc}); install it with "
+                "`pip install -r requirements-ray.txt` (or run `OPTLAB_EXECUTOR=ray make run`)"
+            ) from None
 
         # one torch thread per task by default: a task asks Ray for as many CPUs as threads
         return RayExecutor(

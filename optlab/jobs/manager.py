@@ -321,6 +321,13 @@ def get_manager() -> JobManager:
         return _MANAGER
 
 
+def current_manager() -> JobManager | None:
+    """The process-wide manager if it is running; never starts one (status displays)."""
+    with _MANAGER_LOCK:
+        manager = _MANAGER
+    return manager if manager is not None and not manager.closed else None
+
+
 def shutdown_manager() -> None:
     """Stop the process-wide manager (tests, interpreter exit)."""
     global _MANAGER

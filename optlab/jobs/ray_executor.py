@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import collections
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,8 @@ from optlab.store.db import Store
 
 ROOT = Path(optlab.__file__).resolve().parent.parent
 #: what never travels to a cluster: caches and the bundled CIFAR-10 sample (18 MB)
+#: how long the cluster's size is reused by the overview
+CLUSTER_INFO_SECONDS = 2.0
 EXCLUDES = ["__pycache__/", "*.pyc", "sample_data/"]
 
 
@@ -106,6 +109,7 @@ class RayExecutor(LocalExecutor):
         address: str | None = None,
     ) -> None:
         self.address = address
+        self._cluster_cache: tuple[float, dict[str, float]] | None = None
         self.owns_ray = start_ray(address, workers)
         self.board = CancelBoard.remote()  # type: ignore[attr-defined]
         slots = max(1, int(ray.cluster_resources().get("CPU", workers)))
@@ -148,19 +152,28 @@ class RayExecutor(LocalExecutor):
         """The local overview plus the cluster: its CPUs, GPUs and live nodes, and how
         many trials run on each node."""
         info = super().overview()
-        res = ray.cluster_resources()
         by_node = collections.Counter(t.get("node") or "starting" for t in self.running_tasks())
         info.update(
             executor="ray",
             address=self.address or "local Ray",
-            cluster={
-                "CPU": float(res.get("CPU", 0)),
-                "GPU": float(res.get("GPU", 0)),
-                "nodes": sum(1 for n in ray.nodes() if n.get("Alive")),
-            },
+            cluster=self._cluster(),
             running_by_node=dict(by_node),
         )
         return info
+
+    def _cluster(self) -> dict[str, float]:
+        """The cluster's CPUs, GPUs and live nodes, asked of Ray at most every 2 s (every
+        open dashboard redraws the status box)."""
+        now = time.monotonic()
+        if self._cluster_cache is None or now - self._cluster_cache[0] > CLUSTER_INFO_SECONDS:
+            res = ray.cluster_resources()
+            info = {
+                "CPU": float(res.get("CPU", 0)),
+                "GPU": float(res.get("GPU", 0)),
+                "nodes": sum(1 for n in ray.nodes() if n.get("Alive")),
+            }
+            self._cluster_cache = (now, info)
+        return self._cluster_cache[1]
 
     def shutdown(self) -> None:
         """Stop every task (running experiments become ``interrupted``); disconnect from Ray,
