@@ -17,9 +17,10 @@ import torch
 
 from optlab.engine.experiment import run_experiment
 from optlab.engine.sweep import run_sweep
-from optlab.jobs.job import Limits
+from optlab.jobs.job import LimitError, Limits
 from optlab.jobs.manager import JobManager
 from optlab.jobs.ray_executor import RayExecutor, start_ray
+from optlab.jobs.ray_worker import task_resources
 from optlab.spec import parse_spec
 from optlab.store.db import Store
 
@@ -232,3 +233,39 @@ def test_the_dashboard_shows_the_ray_cluster_and_where_trials_run(rm: JobManager
     assert "2 CPUs, 0 GPUs, 1 node(s)" in text
     assert f"`{node}`: 1 running" in text
     assert rm.wait(exp_id, 10) == "cancelled"
+
+
+def test_per_client_and_queue_limits_hold_on_ray(rm: JobManager) -> None:
+    long = {**SURFACE, "steps": 100_000}
+    ids = [rm.submit({**long, "seed": k}, client="limits") for k in range(3)]
+    wait_for(lambda: rm.overview()["running"] == 2, timeout=60)
+    time.sleep(0.3)
+    assert rm.overview()["running"] == 2  # running_per_client=2: the third waits
+    assert rm.store.get_experiment(ids[2])["status"] == "queued"
+    ids += [rm.submit({**long, "seed": k}, client="limits") for k in range(3, 7)]
+    with pytest.raises(LimitError, match="OPTLAB_MAX_QUEUED_PER_CLIENT"):
+        rm.submit({**long, "seed": 7}, client="limits")
+    other = rm.submit(SURFACE, client="someone else")
+    for exp_id in ids:
+        rm.cancel(exp_id)
+    assert rm.wait(other, 60) == "finished"
+    assert {rm.wait(e, 10) for e in ids} == {"cancelled"}
+
+
+def test_task_resources_ask_a_gpu_only_for_models_on_cuda() -> None:
+    surface = parse_spec(SURFACE).to_dict()
+    model = parse_spec({**MODEL, "device": "auto"}).to_dict()
+    on_cuda = parse_spec({**MODEL, "device": "cuda"}).to_dict()
+    on_cpu = parse_spec(MODEL).to_dict()
+    gpu = {"num_cpus": 1, "num_gpus": 1, "max_calls": 1}
+    assert task_resources(surface, 4, 8)["options"] == {"num_cpus": 1, "num_gpus": 0}
+    assert task_resources(surface, 4, 8)["device"] is None
+    assert task_resources(model, 1, 8) == {"options": gpu, "device": None}
+    assert task_resources(on_cuda, 1, 0)["options"] == gpu  # the engine says why it fails
+    # auto on a cluster without GPUs: the CPU, as a local worker would pick
+    assert task_resources(model, 3, 0) == {
+        "options": {"num_cpus": 3, "num_gpus": 0},
+        "device": "cpu",
+        "threads": 3,
+    }
+    assert task_resources(on_cpu, 2, 8)["options"] == {"num_cpus": 2, "num_gpus": 0}

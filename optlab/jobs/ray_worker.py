@@ -117,9 +117,13 @@ class RayWorker:
 
     def _end(self, reason: str) -> None:
         with self._lock:
+            job_id = self.task.get("job")
             self._reason = reason
             self._gen = None
             self.task = {}
+        if job_id is not None:  # a cancel that came too late for the task: drop it
+            with contextlib.suppress(Exception):
+                self.board.take.remote(job_id)
 
     def alive(self) -> bool:
         """Always: each job starts a fresh task, so a dead Ray worker never blocks a slot."""
