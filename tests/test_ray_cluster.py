@@ -28,9 +28,11 @@ from optlab.spec import parse_spec
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
+#: 55 epochs: above the default limit (50), allowed by the server's OPTLAB_MAX_EPOCHS=60,
+#: which must reach the cluster's workers (they validate the spec again)
 SPEC = {
-    "problem": {"name": "mse_regression", "n_samples": 200},
-    "epochs": 2,
+    "problem": {"name": "mse_regression", "n_samples": 60},
+    "epochs": 55,
     "batch_size": 32,
     "device": "auto",
     "runs": [{"label": "Adam", "optimizer": {"name": "Adam", "lr": 0.01}}],
@@ -125,8 +127,15 @@ def cluster() -> Iterator[str]:
         assert not left, f"the cluster's processes outlived the test: {left}"
 
 
-def test_optlab_runs_on_a_separately_started_cluster(cluster: str, tmp_path: Path) -> None:
-    env = clean_env(OPTLAB_EXECUTOR="ray", RAY_ADDRESS=cluster, OPTLAB_HOME=str(tmp_path))
+def test_optlab_runs_on_a_separately_started_cluster(
+    cluster: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = clean_env(
+        OPTLAB_EXECUTOR="ray",
+        RAY_ADDRESS=cluster,
+        OPTLAB_HOME=str(tmp_path),
+        OPTLAB_MAX_EPOCHS="60",
+    )
     out = subprocess.run(
         [sys.executable, "-c", DRIVER, str(tmp_path / "optlab.db"), json.dumps(SPEC)],
         env=env,
@@ -142,6 +151,7 @@ def test_optlab_runs_on_a_separately_started_cluster(cluster: str, tmp_path: Pat
     assert got["overview"]["cluster"]["CPU"] == 2
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
+    monkeypatch.setenv("OPTLAB_MAX_EPOCHS", "60")
     try:
         expected = run_experiment(parse_spec(SPEC))
     finally:

@@ -269,3 +269,31 @@ def test_task_resources_ask_a_gpu_only_for_models_on_cuda() -> None:
         "threads": 3,
     }
     assert task_resources(on_cpu, 2, 8)["options"] == {"num_cpus": 2, "num_gpus": 0}
+
+
+def test_a_task_stuck_in_one_step_is_killed_after_the_grace(
+    rm: JobManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPTLAB_CANCEL_GRACE_SECONDS", "0.5")
+    lbfgs = {"name": "LBFGS", "lr": 0.1, "max_iter": 1000, "tolerance_grad": 0.0}
+    stuck = {  # one LBFGS step: 1000 inner iterations on a 4096 batch, seconds long
+        "problem": {"name": "mse_regression", "n_samples": 20_000, "hidden": 512},
+        "epochs": 5,
+        "batch_size": 4096,
+        "device": "cpu",
+        "runs": [{"label": "LBFGS", "optimizer": {**lbfgs, "tolerance_change": 0.0}}],
+    }
+    executor = rm.executor
+    assert isinstance(executor, RayExecutor)
+    exp_id = rm.submit(stuck, client="stuck")
+    pid = wait_for(lambda: executor.running_pid(exp_id), timeout=60)
+    wait_for(lambda: rm.store.get_experiment(exp_id)["status"] == "running", timeout=30)
+    time.sleep(0.3)  # inside the first step
+    start = time.monotonic()
+    assert rm.cancel(exp_id)
+    assert rm.wait(exp_id, 15) == "cancelled"
+    assert time.monotonic() - start < 3.0  # the 0.5 s grace, then ray.cancel(force=True)
+    assert "did not stop within 0.5 s" in rm.store.get_experiment(exp_id)["message"]
+    wait_for(lambda: not os.path.exists(f"/proc/{pid}"), timeout=10)  # that worker is gone
+    after = rm.submit(SURFACE, client="stuck")
+    assert rm.wait(after, 60) == "finished"

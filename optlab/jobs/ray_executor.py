@@ -56,7 +56,11 @@ def start_ray(address: str | None, num_cpus: int) -> bool:
         modules = [str(ROOT / "optlab"), str(ROOT / "problems")]
         ray.init(
             address=address,
-            runtime_env={"py_modules": modules, "excludes": EXCLUDES},
+            runtime_env={
+                "py_modules": modules,
+                "excludes": EXCLUDES,
+                "env_vars": server_settings(),
+            },
             **common,
         )
     else:
@@ -68,6 +72,19 @@ def start_ray(address: str | None, num_cpus: int) -> bool:
             **common,
         )
     return True
+
+
+#: settings that belong to each node, not to the server: never sent to a cluster's workers
+NODE_SETTINGS = ("OPTLAB_DATA_DIR", "OPTLAB_HOME", "OPTLAB_PROBLEMS_DIR")
+
+
+def server_settings() -> dict[str, str]:
+    """The server's ``OPTLAB_*`` settings for a cluster's workers: a task validates its spec
+    again, so it must see the server's limits (``OPTLAB_MAX_EPOCHS`` …), not the node's
+    defaults.  Paths stay each node's own (``NODE_SETTINGS``)."""
+    return {
+        k: v for k, v in os.environ.items() if k.startswith("OPTLAB_") and k not in NODE_SETTINGS
+    }
 
 
 def _token_auth_if_token() -> None:
