@@ -14,9 +14,11 @@ data from their own ``OPTLAB_DATA_DIR``) as ``py_modules``.  Without it, a local
 object store (``OPTLAB_RAY_OBJECT_STORE_MB``, 128 MB: records are small inline
 returns, and Ray's default of 30 % of RAM would pin gigabytes of /dev/shm on a shared
 machine), no dashboard (a web server and its processes nobody asked for), and the
-project root on the workers' ``PYTHONPATH``, as the local workers get it.  Slots: the
-cluster's CPUs.  A Ray that is already initialised in this process (a test's) is used
-as it is and left running at shutdown.
+project root on the workers' ``PYTHONPATH``, as the local workers get it
+(``address="local"``: without it ``ray.init`` would join any cluster a ``ray start``
+left running on the machine).  A cluster's workers also get the server's ``OPTLAB_*``
+limits.  Slots: the cluster's CPUs.  A Ray that is already initialised in this process
+(a test's) is used as it is and left running at shutdown.
 """
 
 from __future__ import annotations
@@ -66,6 +68,7 @@ def start_ray(address: str | None, num_cpus: int) -> bool:
     else:
         path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
         ray.init(
+            address="local",  # a new Ray of our own, never one a `ray start` left running
             num_cpus=num_cpus,
             object_store_memory=settings.ray_object_store_mb() << 20,
             runtime_env={"env_vars": {"PYTHONPATH": path}},
