@@ -261,7 +261,14 @@ def test_task_resources_ask_a_gpu_only_for_models_on_cuda() -> None:
     assert task_resources(surface, 4, 8)["options"] == {"num_cpus": 1, "num_gpus": 0}
     assert task_resources(surface, 4, 8)["device"] is None
     assert task_resources(model, 1, 8) == {"options": gpu, "device": None}
-    assert task_resources(on_cuda, 1, 0)["options"] == gpu  # the engine says why it fails
+    assert task_resources(on_cuda, 1, 8)["options"] == gpu
+    # cuda without a GPU in the cluster: not an infeasible request that waits forever, but
+    # a CPU task whose engine fails with its own message
+    assert task_resources(on_cuda, 1, 0) == {
+        "options": {"num_cpus": 1, "num_gpus": 0},
+        "device": None,
+        "threads": 1,
+    }
     # auto on a cluster without GPUs: the CPU, as a local worker would pick
     assert task_resources(model, 3, 0) == {
         "options": {"num_cpus": 3, "num_gpus": 0},
@@ -297,3 +304,11 @@ def test_a_task_stuck_in_one_step_is_killed_after_the_grace(
     wait_for(lambda: not os.path.exists(f"/proc/{pid}"), timeout=10)  # that worker is gone
     after = rm.submit(SURFACE, client="stuck")
     assert rm.wait(after, 60) == "finished"
+
+
+def test_cuda_on_a_cluster_without_gpus_fails_with_the_engines_reason(rm: JobManager) -> None:
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU: the model would run on it")
+    exp_id = rm.submit({**MODEL, "device": "cuda"}, client="cuda")
+    assert rm.wait(exp_id, 60) == "failed"  # not an infeasible Ray request waiting forever
+    assert "no CUDA GPU is available" in rm.store.get_experiment(exp_id)["message"]

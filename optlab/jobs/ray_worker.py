@@ -30,14 +30,15 @@ def is_surface(spec: dict[str, Any]) -> bool:
 def task_resources(spec: dict[str, Any], threads: int, cluster_gpus: float) -> dict[str, Any]:
     """Ray options for one task of ``spec`` and the device it runs on (None: as the spec says).
 
-    A model problem on ``cuda`` (or ``auto`` where the cluster has GPUs) asks for one GPU,
+    A model problem on ``cuda`` or ``auto`` asks for one GPU where the cluster has GPUs,
     and Ray's ``max_calls=1`` then retires the worker after the task, freeing its GPU memory
     and any poisoned CUDA context; ``auto`` on a cluster without GPUs runs on the CPU (what
-    the local worker would pick).  Everything else asks for CPUs: one for a surface (one
-    torch thread), ``threads`` for a model on the CPU."""
+    the local worker would pick), and ``cuda`` there is not asked of Ray (the task would
+    wait forever) but run, so the engine fails it with its own message.  Everything else
+    asks for CPUs: one for a surface (one torch thread), ``threads`` for a model."""
     surface = is_surface(spec)
     device = spec.get("device", "auto")
-    if not surface and (device == "cuda" or (device == "auto" and cluster_gpus > 0)):
+    if not surface and cluster_gpus > 0 and device in ("cuda", "auto"):
         return {"options": {"num_cpus": 1, "num_gpus": 1, "max_calls": 1}, "device": None}
     cpus = 1 if surface else max(1, threads)
     return {
