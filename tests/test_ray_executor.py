@@ -312,3 +312,31 @@ def test_cuda_on_a_cluster_without_gpus_fails_with_the_engines_reason(rm: JobMan
     exp_id = rm.submit({**MODEL, "device": "cuda"}, client="cuda")
     assert rm.wait(exp_id, 60) == "failed"  # not an infeasible Ray request waiting forever
     assert "no CUDA GPU is available" in rm.store.get_experiment(exp_id)["message"]
+
+
+def test_an_interrupted_experiment_resumes_on_ray_from_its_checkpoint(
+    local_ray: None, tmp_path: Path
+) -> None:
+    spec = {**MODEL, "problem": {"name": "mse_regression", "n_samples": 1000}, "epochs": 6}
+    spec["batch_size"] = 16
+    store = Store(tmp_path / "optlab.db")
+    first = JobManager(store, workers=2, threads=1, executor_kind="ray", checkpoint_seconds=0.2)
+    exp_id = first.submit(spec)
+    wait_for(
+        lambda: (
+            len(store.epochs(exp_id)) >= 2
+            and (store.get_experiment(exp_id)["checkpoint_step"] or 0) > 0
+        ),
+        timeout=90,
+    )
+    first.shutdown()  # the Ray task is cancelled; the experiment waits, interrupted
+    assert store.get_experiment(exp_id)["status"] == "interrupted"
+    second = JobManager(store, workers=2, threads=1, executor_kind="ray")
+    try:
+        second.resume(exp_id)
+        assert second.wait(exp_id, 120) == "finished"
+    finally:
+        second.shutdown()
+    assert ray.is_initialized()  # the managers leave the test's Ray running
+    assert store.result_json(exp_id) == one_thread(lambda: run_experiment(parse_spec(spec)))
+    assert len(store.epochs(exp_id)) == 6 * 2  # both runs, every epoch once
