@@ -13,10 +13,20 @@ $(BIN)/.dev: $(BIN)/.runtime requirements-dev.txt
 	VENV=$(VENV) PYTHON=$(PYTHON) scripts/setup.sh requirements-dev.txt
 	touch $@
 
+# Ray only for a server that runs on it: `OPTLAB_EXECUTOR=ray make run` (requirements-ray.txt)
+$(BIN)/.ray: $(BIN)/.runtime requirements-ray.txt
+	VENV=$(VENV) PYTHON=$(PYTHON) scripts/setup.sh requirements-ray.txt
+	touch $@
+
+RUN_SETUP := $(BIN)/.runtime
+ifeq ($(OPTLAB_EXECUTOR),ray)
+RUN_SETUP += $(BIN)/.ray
+endif
+
 setup: $(BIN)/.runtime
 setup-dev: $(BIN)/.dev
 
-run: setup
+run: $(RUN_SETUP)
 	VENV=$(VENV) scripts/serve.sh
 
 test: setup-dev

@@ -138,3 +138,36 @@ def cancel_grace_seconds() -> float:
     """How long a worker has to stop after a cancel before it is killed and replaced
     (``OPTLAB_CANCEL_GRACE_SECONDS``)."""
     return max(0.05, env_float("OPTLAB_CANCEL_GRACE_SECONDS", 2.0))
+
+
+#: the executors ``OPTLAB_EXECUTOR`` may name
+EXECUTORS = ("local", "ray")
+
+
+def executor() -> str:
+    """Where jobs run (``OPTLAB_EXECUTOR``): ``local`` worker processes (the default) or
+    ``ray`` (a local Ray, or the cluster at ``RAY_ADDRESS``).  Anything else is refused
+    with one line naming the setting, since silently running locally would hide a typo."""
+    raw = os.environ.get("OPTLAB_EXECUTOR", "").strip().lower() or "local"
+    if raw not in EXECUTORS:
+        allowed = ", ".join(EXECUTORS)
+        raise ValueError(
+            f"OPTLAB_EXECUTOR={os.environ['OPTLAB_EXECUTOR']!r} is not an executor; "
+            f"allowed: {allowed}"
+        )
+    return raw
+
+
+def ray_address() -> str | None:
+    """The Ray cluster to join (``RAY_ADDRESS``, e.g. ``10.0.0.5:6379``); None: start a
+    local Ray on this machine."""
+    return os.environ.get("RAY_ADDRESS", "").strip() or None
+
+
+def ray_object_store_mb() -> int:
+    """The object store of a local Ray, in MB (``OPTLAB_RAY_OBJECT_STORE_MB``, default 128).
+
+    Records travel as small inline task returns, not through the object store, so a
+    small store is enough; Ray's own default (30 % of RAM in /dev/shm) would take
+    about 7 GB of a shared 24 GB server for nothing.  Ray's minimum is 75 MB."""
+    return max(80, env_int("OPTLAB_RAY_OBJECT_STORE_MB", 128))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -142,3 +144,23 @@ def test_a_refused_sweep_stores_nothing(manager: JobManager, monkeypatch: Any) -
     with pytest.raises(SpecError, match="OPTLAB_MAX_MODEL_TRIALS"):
         manager.submit(models([0.1, 0.2, 0.3, 0.4]), client="e")
     assert manager.store.list_experiments() == []
+
+
+def test_a_killed_worker_fails_only_its_trial_and_the_sweep_goes_on(manager: JobManager) -> None:
+    from optlab.jobs.local_executor import LocalExecutor
+
+    executor = manager.executor
+    assert isinstance(executor, LocalExecutor)
+    spec = models([0.001, 0.002, 0.003], epochs=12, n=2000)
+    exp_id = manager.submit(spec, client="f")
+    wait_for(lambda: manager.overview()["running"] == 2, timeout=120)
+    assert manager.store.trial_count(exp_id) == 0
+    pid = executor.worker_pids()[0]
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    assert manager.wait(exp_id, 180) == "finished"
+    trials = manager.store.sweep_result(exp_id)["trials"]
+    assert sorted(t["status"] for t in trials) == ["failed", "finished", "finished"]
+    failed = next(t for t in trials if t["status"] == "failed")
+    assert "signal 9" in failed["message"]
+    assert executor.worker_pids()[0] != pid  # the slot runs a fresh worker

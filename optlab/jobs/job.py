@@ -41,6 +41,35 @@ class Job:
     parent: Job | None = None
 
 
+class Worker(Protocol):
+    """One place jobs run, as an executor's slot sees it: a local worker process
+    (:class:`optlab.jobs.worker_process.WorkerProcess`) or a handle on Ray tasks
+    (:class:`optlab.jobs.ray_worker.RayWorker`).  Both speak the worker protocol of
+    :mod:`optlab.jobs.worker`, so the slot code that stores their messages is shared."""
+
+    slot: int
+    info: dict[str, Any]
+
+    @property
+    def pid(self) -> int | None: ...
+
+    def wait_ready(self) -> dict[str, Any]: ...
+
+    def send(self, message: Any) -> None: ...
+
+    def recv(self) -> Any: ...
+
+    def alive(self) -> bool: ...
+
+    def kill(self) -> None: ...
+
+    def wait(self) -> None: ...
+
+    def exit_reason(self) -> str: ...
+
+    def stop(self) -> None: ...
+
+
 class Executor(Protocol):
     """Runs jobs and writes their records to the store.
 

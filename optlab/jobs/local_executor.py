@@ -28,7 +28,7 @@ from typing import Any
 
 from optlab import settings
 from optlab.jobs import sweep_jobs
-from optlab.jobs.job import Job
+from optlab.jobs.job import Job, Worker
 from optlab.jobs.worker_process import WorkerProcess
 from optlab.paths import checkpoint_path, write_atomic
 from optlab.store.db import Store
@@ -36,6 +36,8 @@ from optlab.store.db import Store
 
 class LocalExecutor:
     """Runs jobs in ``workers`` worker processes; see the module docstring."""
+
+    kind = "local"
 
     def __init__(
         self,
@@ -57,14 +59,14 @@ class LocalExecutor:
         self.checkpoint_dir = checkpoint_dir
         self.on_done = on_done
         self._queue: list[Job] = []
-        self._running: dict[str, tuple[Job, WorkerProcess]] = {}
+        self._running: dict[str, tuple[Job, Worker]] = {}
         self._cond = threading.Condition()
         self._stopping = False
         self._gpu: bool | None = None  # does slot 0's worker see a GPU? (None: not known yet)
         self._idle: set[int] = set()  # slots waiting for a job
         self._ended: set[str] = set()  # running jobs whose end the worker has sent
         self._killed: set[str] = set()  # running jobs whose worker was killed for a cancel
-        self.workers: list[WorkerProcess | None] = [None] * workers
+        self.workers: list[Worker | None] = [None] * workers
         self._threads = [
             threading.Thread(
                 target=self._slot_loop, args=(i,), daemon=True, name=f"optlab-slot-{i}"
@@ -177,11 +179,15 @@ class LocalExecutor:
 
     # ------------------------------------------------------------------ slots
 
-    def _start_worker(self, slot: int) -> WorkerProcess:
+    def _new_worker(self, slot: int) -> Worker:
+        """A fresh worker for ``slot`` (the Ray executor hands out Ray handles instead)."""
+        return WorkerProcess(slot, self.threads, gpu=slot == 0)
+
+    def _start_worker(self, slot: int) -> Worker:
         with self._cond:  # so that shutdown() sees every worker it must stop
             if self._stopping:
                 raise RuntimeError("shutting down")
-            worker = WorkerProcess(slot, self.threads, gpu=slot == 0)
+            worker = self._new_worker(slot)
             self.workers[slot] = worker
         info = worker.wait_ready()
         if slot == 0:
@@ -189,6 +195,15 @@ class LocalExecutor:
                 self._gpu = bool(info.get("cuda"))
                 self._cond.notify_all()
         return worker
+
+    def replace_worker(self, job: Job, worker: Worker) -> Worker:
+        """A fresh worker in ``worker``'s slot for the rest of ``job`` (a sweep shard whose
+        worker died); raises when none starts."""
+        worker.stop()
+        fresh = self._start_worker(worker.slot)
+        with self._cond:
+            self._running[job.id] = (job, fresh)
+        return fresh
 
     def _slot_loop(self, slot: int) -> None:
         failures = 0
@@ -251,7 +266,7 @@ class LocalExecutor:
                 self.on_done(job)
         time.sleep(min(10.0, 0.5 * 2**failures))
 
-    def _run(self, job: Job, worker: WorkerProcess) -> None:
+    def _run(self, job: Job, worker: Worker) -> None:
         """Send ``job`` to ``worker`` and write everything it sends back to the store."""
         if job.parent is not None:  # a sweep's shard
             return sweep_jobs.run_shard(self, job, worker)
@@ -279,7 +294,7 @@ class LocalExecutor:
                 )
             )
             while True:
-                msg = worker.chan.recv()
+                msg = worker.recv()
                 kind = msg[0]
                 if kind == "batch":
                     store.write_batch(job.id, msg[2])
@@ -314,7 +329,7 @@ class LocalExecutor:
             with self._cond:
                 killed = job.id in self._killed
             if killed:  # the cancel's safety net: cancelled, with the records sent so far
-                worker.proc.wait()
+                worker.wait()
                 grace = settings.cancel_grace_seconds()
                 store.set_status(
                     job.id,

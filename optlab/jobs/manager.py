@@ -16,9 +16,15 @@ tab or a double click lands on the same live experiment).
 
 Environment (read when the manager starts):
 
+- ``OPTLAB_EXECUTOR``: ``local`` (worker processes on this machine, the default) or
+  ``ray`` (Ray tasks: a local Ray, or the cluster at ``RAY_ADDRESS``; see
+  :mod:`optlab.jobs.ray_executor`).  Another value is refused with one line.
+
 - ``OPTLAB_WORKERS``: experiments run at once (worker processes); default 1 on up
   to 3 CPU cores, else ``min(4, cores // 2)``.  Worker 0 owns the GPU if any.
-- ``OPTLAB_WORKER_THREADS``: torch threads per worker; default ``(cores - 1) // workers``.
+  On Ray: the local Ray's CPUs.
+- ``OPTLAB_WORKER_THREADS``: torch threads per worker; default ``(cores - 1) // workers``
+  (Ray: 1, and each task asks Ray for as many CPUs as it has threads).
 - ``OPTLAB_MAX_RUNNING_PER_CLIENT`` (2) / ``OPTLAB_MAX_QUEUED_PER_CLIENT`` (5): one
   client's experiments running at once / waiting; a submit beyond the waiting limit
   is refused with :class:`LimitError`.  ``OPTLAB_MAX_QUEUED`` (200) caps everyone.
@@ -32,20 +38,14 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import os
 import threading
 from typing import Any
 
 from optlab import paths
+from optlab.jobs.executor_choice import make_executor
 from optlab.jobs.job import Executor, Job, LimitError, Limits
-from optlab.settings import env_float, env_int
 from optlab.spec import ExperimentSpec, parse_spec
 from optlab.store.db import Store, new_owner, release_owner, spec_key
-
-
-def default_workers() -> int:
-    cores = os.cpu_count() or 1
-    return 1 if cores <= 3 else min(4, cores // 2)
 
 
 class JobManager:
@@ -61,6 +61,7 @@ class JobManager:
         threads: int | None = None,
         checkpoint_seconds: float | None = None,
         flush_seconds: float | None = None,
+        executor_kind: str | None = None,
     ) -> None:
         self.store = store or Store()
         self.owner = new_owner()
@@ -70,22 +71,19 @@ class JobManager:
         self._jobs: dict[str, Job] = {}
         self._lock = threading.RLock()
         if executor is None:
-            from optlab.jobs.local_executor import LocalExecutor
-
-            n = workers or env_int("OPTLAB_WORKERS", default_workers())
-            cores = os.cpu_count() or 1
-            executor = LocalExecutor(
+            executor = make_executor(
+                executor_kind,
                 self.store,
-                workers=max(1, n),
-                threads=threads
-                or max(1, env_int("OPTLAB_WORKER_THREADS", max(1, (cores - 1) // max(1, n)))),
+                workers=workers,
+                threads=threads,
                 max_running_per_client=self.limits.running_per_client,
-                flush_seconds=flush_seconds or env_float("OPTLAB_FLUSH_SECONDS", 0.05),
-                checkpoint_seconds=checkpoint_seconds
-                or env_float("OPTLAB_CHECKPOINT_SECONDS", 5.0),
+                flush_seconds=flush_seconds,
+                checkpoint_seconds=checkpoint_seconds,
                 checkpoint_dir=paths.checkpoint_dir(self.store.path.parent),
                 on_done=self._on_done,
             )
+        #: "local" or "ray" (for the dashboard's status)
+        self.executor_kind = getattr(executor, "kind", "local")
         self.executor = executor
         self._closed = False
 
@@ -254,10 +252,15 @@ class JobManager:
         """For a status line: experiments queued and running, and the workers' info."""
         describe = getattr(self.executor, "overview", None)
         if describe is not None:
-            return dict(describe())
+            return {"executor": self.executor_kind, **describe()}
         with self._lock:
             states = [j.state for j in self._jobs.values()]
-        return {"queued": states.count("queued"), "running": states.count("running"), "workers": []}
+        return {
+            "executor": self.executor_kind,
+            "queued": states.count("queued"),
+            "running": states.count("running"),
+            "workers": [],
+        }
 
     def wait(self, exp_id: str, timeout: float | None = None) -> str:
         """Block until the experiment is no longer active; its stored status."""
@@ -316,6 +319,13 @@ def get_manager() -> JobManager:
                 atexit.register(shutdown_manager)
                 _EXIT_HOOK.append(True)
         return _MANAGER
+
+
+def current_manager() -> JobManager | None:
+    """The process-wide manager if it is running; never starts one (status displays)."""
+    with _MANAGER_LOCK:
+        manager = _MANAGER
+    return manager if manager is not None and not manager.closed else None
 
 
 def shutdown_manager() -> None:

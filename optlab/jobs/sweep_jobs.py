@@ -29,9 +29,9 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from optlab.engine.sweep_plan import Trial
+from optlab.engine.sweep_results import TrialResult
 from optlab.engine.sweep_work import ENDED, reruns_left, search_left, total_trials
-from optlab.jobs.job import Job
-from optlab.jobs.worker_process import WorkerProcess
+from optlab.jobs.job import Job, Worker
 from optlab.spec import ExperimentSpec
 from optlab.store.db import Store
 
@@ -47,6 +47,8 @@ class LocalExecutor(Protocol):
     _running: dict[str, tuple[Job, Any]]
     _queue: list[Job]
     _cond: threading.Condition
+
+    def replace_worker(self, job: Job, worker: Any) -> Any: ...
 
 
 #: a surface sweep's trials go to its worker in chunks of at least this many (each chunk
@@ -175,7 +177,7 @@ def cancel(executor: LocalExecutor, job: Job) -> bool:
     return never_started
 
 
-def run_shard(executor: LocalExecutor, shard: Job, worker: WorkerProcess) -> None:
+def run_shard(executor: LocalExecutor, shard: Job, worker: Worker) -> None:
     """Run a shard in ``worker``: take trials, store every result as it comes back."""
     parent = shard.parent
     assert parent is not None
@@ -190,7 +192,7 @@ def run_shard(executor: LocalExecutor, shard: Job, worker: WorkerProcess) -> Non
     try:
         while (batch := work.take()) is not None:
             try:
-                _run_batch(executor, shard, worker, batch)
+                worker = _run_batch(executor, shard, worker, batch)
             finally:
                 work.release(batch)
     finally:
@@ -202,12 +204,15 @@ def run_shard(executor: LocalExecutor, shard: Job, worker: WorkerProcess) -> Non
             executor.on_done(parent)
 
 
-def _run_batch(
-    executor: LocalExecutor, shard: Job, worker: WorkerProcess, batch: list[Trial]
-) -> None:
+def _run_batch(executor: LocalExecutor, shard: Job, worker: Worker, batch: list[Trial]) -> Worker:
+    """Run ``batch`` on ``worker``, storing results as they come; the worker for the next batch.
+
+    A worker that dies mid-batch fails only the trials it had not reported (with the
+    reason) and is replaced, so the sweep goes on with its next trials."""
     parent = shard.parent
     assert parent is not None
     work: SweepWork = parent.sweep
+    reported: set[int] = set()
     try:
         worker.send(
             ("sweep", shard.id, parent.spec, batch, {"flush_seconds": executor.flush_seconds})
@@ -215,19 +220,29 @@ def _run_batch(
         if work.cancelled:  # a cancel that came between take() and the send
             worker.send(("cancel", shard.id, None))
         while True:
-            msg = worker.chan.recv()
+            msg = worker.recv()
             if msg[0] == "trials":
                 executor.store.write_trials(parent.id, msg[2])
                 work.record(msg[2])
+                reported.update(r.index for r in msg[2])
             elif msg[0] == "done":
-                return
+                return worker
             elif msg[0] == "error":
                 work.stop(error=msg[2])
                 if msg[3]:
                     worker.exit_reason()
-                return
+                return worker
     except (EOFError, OSError, ValueError):
         if executor._stopping:
             work.stop(interrupted=True)
-        else:
-            work.stop(error=worker.exit_reason())
+            return worker
+        reason = worker.exit_reason()
+        status = "cancelled" if work.cancelled else "failed"
+        lost = [TrialResult.of(t, status, message=reason) for t in batch if t.index not in reported]
+        executor.store.write_trials(parent.id, lost)
+        work.record(lost)
+        try:
+            return executor.replace_worker(shard, worker)
+        except Exception as exc:  # shutting down, or no worker starts: the sweep stops here
+            work.stop(error=f"{reason}; no fresh worker: {exc}")
+            return worker

@@ -36,7 +36,10 @@ import struct
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import Any, BinaryIO
+
+from optlab.jobs import job_runs
 
 _HEADER = struct.Struct("<Q")
 
@@ -97,12 +100,6 @@ def warm_up() -> float:
     return time.perf_counter() - start
 
 
-def _is_fatal(exc: BaseException) -> bool:
-    """Errors after which this process cannot be trusted (a CUDA context is poisoned)."""
-    text = f"{type(exc).__name__}: {exc}"
-    return "CUDA error" in text or "CUDNN_STATUS" in text or "cuda runtime error" in text
-
-
 class _Worker:
     def __init__(self, chan: Channel) -> None:
         self.chan = chan
@@ -131,117 +128,44 @@ class _Worker:
                 self.run_sweep_trials(*msg[1:])
             # a "cancel" for a job that already ended is dropped
 
-    def _drain(self, job_id: str, exp: Any) -> None:
-        """Apply the cancels that arrived since the last batch."""
-        while True:
-            try:
-                msg = self.inbox.get_nowait()
-            except queue.Empty:
-                return
-            if msg[0] == "cancel" and msg[1] == job_id:
-                exp.cancel(None if msg[2] is None else set(msg[2]))
+    def _cancels(self, job_id: str) -> Callable[[], list[list[int] | None]]:
+        """The cancels for ``job_id`` that arrived since the last call (other messages
+        wait for the next job: the manager sends one job at a time)."""
 
-    def run_sweep_trials(
-        self, job_id: str, spec_dict: dict[str, Any], trials: list[Any], opts: dict[str, Any]
-    ) -> None:
-        """Run some trials of a sweep (optlab.jobs.sweep_jobs), sending results as they end."""
-        import torch
-
-        from optlab.engine.sweep import run_trials
-        from optlab.spec import parse_spec
-
-        threads = torch.get_num_threads()
-        flush = float(opts.get("flush_seconds", 0.05))
-        pending: list[Any] = []
-        last = [time.monotonic()]
-        stopped = [False]
-
-        def send() -> None:
-            if pending:
-                self.chan.send(("trials", job_id, list(pending)))
-                pending.clear()
-            last[0] = time.monotonic()
-
-        def on_result(result: Any) -> None:
-            pending.append(result)
-            if time.monotonic() - last[0] >= flush:
-                send()
-
-        def should_stop() -> bool:
-            while not stopped[0]:
+        def take() -> list[list[int] | None]:
+            found: list[list[int] | None] = []
+            while True:
                 try:
                     msg = self.inbox.get_nowait()
                 except queue.Empty:
-                    break
+                    return found
                 if msg[0] == "cancel" and msg[1] == job_id:
-                    stopped[0] = True
-            if pending and time.monotonic() - last[0] >= flush:
-                send()
-            return stopped[0]
+                    found.append(msg[2])
 
-        try:
-            spec = parse_spec(spec_dict)
-            if not should_stop():
-                run_trials(
-                    spec,
-                    trials,
-                    on_result=on_result,
-                    should_stop=should_stop,
-                    threads=1 if spec.is_surface else threads,
-                )
-            send()
-            self.chan.send(("done", job_id))
-        except Exception as exc:
-            send()
-            fatal = _is_fatal(exc)
-            self.chan.send(("error", job_id, f"{type(exc).__name__}: {exc}", fatal))
-            if fatal:
-                sys.stderr.flush()
-                os._exit(3)
-        finally:
-            torch.set_num_threads(threads)
+        return take
 
     def run_job(
         self, job_id: str, spec_dict: dict[str, Any], checkpoint: bytes | None, opts: dict[str, Any]
     ) -> None:
-        from optlab.engine.experiment import Experiment, device_label
-        from optlab.spec import parse_spec
+        fatal = job_runs.run_job(
+            job_id, spec_dict, checkpoint, opts, self.chan.send, self._cancels(job_id)
+        )
+        self._exit_if(fatal)
 
-        try:
-            spec = parse_spec(spec_dict)
-            exp = Experiment.resume(spec, checkpoint) if checkpoint else Experiment(spec)
-            resumed = None
-            if checkpoint:
-                per_epoch = exp.steps_per_epoch
-                resumed = {
-                    "running": {s.run: s.steps_done for s in exp.start_batch().statuses},
-                    "epochs_done": exp.steps_done // per_epoch if per_epoch else None,
-                }
-            self.chan.send(
-                ("started", job_id, {"device": device_label(exp.device), "resumed": resumed})
-            )
-            cancel = opts.get("cancel", [])
-            if cancel is None or cancel:
-                exp.cancel(None if cancel is None else set(cancel))
-            every = float(opts.get("checkpoint_seconds", 5.0))
-            last = time.monotonic()
-            for batch in exp.batches(float(opts.get("flush_seconds", 0.05))):
-                self.chan.send(("batch", job_id, batch))
-                self._drain(job_id, exp)
-                if (
-                    every > 0
-                    and time.monotonic() - last >= every
-                    and exp.steps_done < exp.total_steps
-                ):
-                    self.chan.send(("checkpoint", job_id, exp.steps_done, exp.checkpoint_bytes()))
-                    last = time.monotonic()
-            self.chan.send(("done", job_id))
-        except Exception as exc:
-            fatal = _is_fatal(exc)
-            self.chan.send(("error", job_id, f"{type(exc).__name__}: {exc}", fatal))
-            if fatal:
-                sys.stderr.flush()
-                os._exit(3)
+    def run_sweep_trials(
+        self, job_id: str, spec_dict: dict[str, Any], trials: list[Any], opts: dict[str, Any]
+    ) -> None:
+        fatal = job_runs.run_sweep_trials(
+            job_id, spec_dict, trials, opts, self.chan.send, self._cancels(job_id)
+        )
+        self._exit_if(fatal)
+
+    @staticmethod
+    def _exit_if(fatal: bool) -> None:
+        """A fatal error (a poisoned CUDA context): this process must be replaced."""
+        if fatal:
+            sys.stderr.flush()
+            os._exit(3)
 
 
 def main(argv: list[str] | None = None) -> None:

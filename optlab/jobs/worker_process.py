@@ -99,6 +99,14 @@ class WorkerProcess:
     def send(self, message: Any) -> None:
         self.chan.send(message)
 
+    def recv(self) -> Any:
+        """The worker's next message; ``EOFError`` when it is gone."""
+        return self.chan.recv()
+
+    def wait(self) -> None:
+        """Wait for the (killed) process to end."""
+        self.proc.wait()
+
     def alive(self) -> bool:
         return self.proc.poll() is None
 
