@@ -16,6 +16,7 @@ import streamlit as st
 
 from optlab.ui import theme
 from optlab.ui.charts import figures
+from optlab.ui.charts.curvature_figures import add_stability_lines, analysis_for
 from optlab.ui.charts.live_chart import live_chart
 from optlab.ui.charts.player import build_player
 from optlab.ui.charts.summary_table import summary_table
@@ -72,7 +73,8 @@ def _surface_charts(
     from optlab.spec import parse_spec
 
     upto = _replay(data, key) if not data.active else None
-    problem = parse_spec(data.spec).problem.build()
+    spec = parse_spec(data.spec)
+    problem = spec.problem.build()
     points = figures.LIVE_POINTS if data.active else figures.MAX_POINTS
     fig = figures.contour_figure(problem, data.runs, start=start, upto=upto, max_points=points)
     player = build_player(
@@ -85,6 +87,7 @@ def _surface_charts(
         max_points=points,
         autoplay=autoplay,
         total=int(data.spec.get("steps") or 0) or None,
+        run_specs=list(spec.runs),
     )
     click = live_chart(
         fig,
@@ -102,6 +105,9 @@ def _surface_charts(
         live_chart(fig, key=f"{key}:loss", height=340, cursor=key)
     with right:
         fig = _no_legend(figures.lr_figure(data.runs, upto=upto, max_points=points))
+        analysis = analysis_for(data.spec)
+        if analysis is not None:  # each SGD run's stability limit (issue 12 §3)
+            add_stability_lines(fig, analysis, int(data.spec.get("steps") or 1))
         live_chart(fig, key=f"{key}:lr", height=340, cursor=key)
 
 

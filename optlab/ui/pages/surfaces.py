@@ -17,6 +17,7 @@ from optlab.ui.charts.live_chart import live_chart
 from optlab.ui.forms.pitfall_notes import show_run_warnings
 from optlab.ui.forms.runs_editor import runs_editor, show_run_errors
 from optlab.ui.forms.surface_setup import problem_identity, request_start, surface_setup
+from optlab.ui.frame.curvature_panel import curvature_panel
 from optlab.ui.frame.run_bar import is_active, run_bar
 from optlab.ui.frame.sidebar import open_page, share_section, upload_section
 from optlab.ui.frame.sweep_this import sweep_this
@@ -97,6 +98,7 @@ def render() -> None:
             live_view(exp_id, key=CHART_KEY, start=_start(draft), on_click=_clicked)
         else:
             _preview(cls, draft)
+        curvature_panel(spec.to_dict() if spec is not None else None, CHART_KEY)
     if spec is not None:
         code_section(spec)
     with st.sidebar:
