@@ -125,3 +125,68 @@ def add_stability_lines(fig: dict[str, Any], analysis: dict[str, Any], steps: in
                 "hovertemplate": f"{r['label']}: lr < {limit:.4g} is stable here<extra></extra>",
             }
         )
+
+
+def _momentum(run_spec: Any) -> float:
+    """The run's SGD momentum β (0 for other optimizers: no heavy-ball edge)."""
+    if run_spec is None or str(run_spec.optimizer.name).lower() != "sgd":
+        return 0.0
+    value = run_spec.optimizer.kwargs.get("momentum", 0.0)
+    return float(value) if isinstance(value, int | float) else 0.0
+
+
+def sharpness_figure(runs: list[Any], run_specs: list[Any]) -> dict[str, Any] | None:
+    """λ_max of the loss Hessian (``record_sharpness``) per run against 2/lr, and
+    (2+2β)/lr for SGD with momentum β: the edge of stability, live as records arrive."""
+    traces: list[dict[str, Any]] = []
+    for run in runs:
+        sharp = run.instruments.get("sharpness")
+        if sharp is None:
+            continue
+        color = theme.run_color(run.color_at)
+        n = min(len(sharp), run.n)
+        steps, values = run.step[:n], np.asarray(sharp[:n], dtype=np.float64)
+        ok = np.isfinite(values)
+        traces.append(
+            {
+                "type": "scatter",
+                "mode": "lines+markers",
+                "x": steps[ok],
+                "y": values[ok],
+                "line": {"color": color, "width": 2.5},
+                "marker": {"size": 6},
+                "name": f"{run.label} sharpness λ_max",
+            }
+        )
+        lr = run.lr[:n, 0] if run.lr.ndim == 2 and run.lr.shape[1] else np.full(n, np.nan)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            edge = np.where(lr > 0, 2.0 / lr, np.nan)
+        traces.append(
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "x": steps,
+                "y": edge,
+                "line": {"color": color, "width": 1.5, "dash": "dash", "shape": "hv"},
+                "name": f"{run.label} 2/lr",
+            }
+        )
+        spec = run_specs[run.index] if run.index < len(run_specs) else None
+        beta = _momentum(spec)
+        if beta > 0:
+            traces.append(
+                {
+                    "type": "scatter",
+                    "mode": "lines",
+                    "x": steps,
+                    "y": (2.0 + 2.0 * beta) * edge / 2.0,
+                    "line": {"color": color, "width": 1.5, "dash": "dot", "shape": "hv"},
+                    "name": f"{run.label} (2+2β)/lr, β={beta:g}",
+                }
+            )
+    if not traces:
+        return None
+    layout = theme.base_layout(xaxis_title="step", yaxis_title="λ_max (sharpness)")
+    layout["yaxis"]["type"] = "log"
+    layout["yaxis"]["exponentformat"] = "power"
+    return {"data": traces, "layout": layout}

@@ -16,7 +16,11 @@ import streamlit as st
 
 from optlab.ui import theme
 from optlab.ui.charts import figures
-from optlab.ui.charts.curvature_figures import add_stability_lines, analysis_for
+from optlab.ui.charts.curvature_figures import (
+    add_stability_lines,
+    analysis_for,
+    sharpness_figure,
+)
 from optlab.ui.charts.live_chart import live_chart
 from optlab.ui.charts.player import build_player
 from optlab.ui.charts.summary_table import summary_table
@@ -135,6 +139,19 @@ def _model_charts(data: ExperimentData, key: str) -> None:
             live_chart(figures.epoch_figure(data.runs, "val_acc"), key=f"{key}:acc", height=340)
     else:
         live_chart(figures.epoch_figure(data.runs, "loss"), key=f"{key}:epochs", height=340)
+    _sharpness_chart(data, key)
+
+
+def _sharpness_chart(data: ExperimentData, key: str) -> None:
+    """record_sharpness: λ_max against 2/lr (the edge of stability), live."""
+    if not any(r.instruments.get("sharpness") is not None for r in data.runs):
+        return
+    from optlab.spec import parse_spec
+
+    fig = sharpness_figure(data.runs, list(parse_spec(data.spec).runs))
+    if fig is not None:
+        st.markdown("**Sharpness** — λ_max of the loss Hessian vs 2/lr (edge of stability)")
+        live_chart(fig, key=f"{key}:sharpness", height=340)
 
 
 def live_view(

@@ -18,6 +18,7 @@ from optlab.ui.forms.pitfall_notes import show_run_warnings
 from optlab.ui.forms.runs_editor import runs_editor, show_run_errors
 from optlab.ui.forms.surface_setup import problem_identity, request_start, surface_setup
 from optlab.ui.frame.curvature_panel import curvature_panel
+from optlab.ui.frame.lr_finder import lr_finder
 from optlab.ui.frame.run_bar import is_active, run_bar
 from optlab.ui.frame.sidebar import open_page, share_section, upload_section
 from optlab.ui.frame.sweep_this import sweep_this
@@ -99,6 +100,8 @@ def render() -> None:
         else:
             _preview(cls, draft)
         curvature_panel(spec.to_dict() if spec is not None else None, CHART_KEY)
+    with right:
+        lr_finder(PAGE, draft, spec, model=False)
     if spec is not None:
         code_section(spec)
     with st.sidebar:

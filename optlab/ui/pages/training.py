@@ -19,6 +19,7 @@ from optlab.ui.forms.model_setup import model_setup
 from optlab.ui.forms.pitfall_notes import show_run_warnings
 from optlab.ui.forms.runs_editor import runs_editor, show_run_errors
 from optlab.ui.forms.surface_setup import problem_identity
+from optlab.ui.frame.lr_finder import lr_finder
 from optlab.ui.frame.run_bar import is_active, run_bar
 from optlab.ui.frame.sidebar import open_page, share_section, upload_section
 from optlab.ui.frame.sweep_this import sweep_this
@@ -97,6 +98,8 @@ def render() -> None:
             live_view(exp_id, key=CHART_KEY)
         else:
             _empty_view()
+    with right:
+        lr_finder(PAGE, draft, spec, model=True)
     if spec is not None:
         code_section(spec)
     with st.sidebar:
