@@ -428,10 +428,12 @@ function instrumentsDecode(r) {
 function fmt4(v) {
   // 4 significant digits, as Python's f"{v:.4g}" (step_inspector.fmt)
   if (v === undefined || v === null || !Number.isFinite(v)) return "—";
-  const a = Math.abs(v);
+  // both round half away from zero on the exact value (step_inspector.fmt does the same)
+  const sci = v.toExponential(3);
+  const e = Number(sci.split("e")[1]);
   let s;
-  if (a !== 0 && (a < 1e-4 || a >= 1e4)) {
-    s = v.toExponential(3).replace(/\.?0+e/, "e").replace(/e([+-])(\d)$/, "e$10$2");
+  if (v !== 0 && (e < -4 || e >= 4)) {
+    s = sci.replace(/\.?0+e/, "e").replace(/e([+-])(\d)$/, "e$10$2");
   } else {
     s = String(Number(v.toPrecision(4)));
   }

@@ -15,6 +15,7 @@ computed from them; the last line is the update the run really took, to compare.
 from __future__ import annotations
 
 import re
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import numpy as np
@@ -237,10 +238,19 @@ def inspector_data(run: RunSeries, opt_spec: Any) -> dict[str, Any] | None:
 
 
 def fmt(value: float) -> str:
-    """4 significant digits, as ``player.js`` writes them."""
+    """4 significant digits as ``player.js`` writes them: like ``f"{v:.4g}"``, but a tie
+    rounds away from zero, as JavaScript's ``toPrecision`` does (24025 → 2.403e+04)."""
     if not np.isfinite(value):
         return "—"
-    return f"{value:.4g}".replace("-", "−")
+    if value == 0:
+        return "0"
+    exact = Decimal(float(value))
+    for _ in range(2):  # again if rounding carried into a new digit (9999.5 → 1.000e+04)
+        digits = exact.quantize(Decimal(1).scaleb(exact.adjusted() - 3), rounding=ROUND_HALF_UP)
+        if digits.adjusted() == exact.adjusted():
+            break
+        exact = digits
+    return f"{float(digits):.4g}".replace("-", "−")
 
 
 def render(data: dict[str, Any], k: int) -> list[str]:
