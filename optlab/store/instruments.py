@@ -63,6 +63,15 @@ def instrument_rows(pk: int, chunks: list[StepChunk]) -> list[tuple[int, int, in
     return rows
 
 
+def _series(found: list[tuple[int, Any]], n: int, shape: tuple[int, ...]) -> np.ndarray:
+    """An (n, *shape) NaN array with the ``(row, value)`` pairs filled in (one assignment)."""
+    out = np.full((n, *shape), math.nan)
+    if found:
+        rows, values = zip(*found, strict=True)
+        out[list(rows)] = np.asarray(values, dtype=np.float64).reshape(len(rows), *shape)
+    return out
+
+
 def chunk_fields(steps: np.ndarray, rows: list[tuple[int, str]]) -> dict[str, Any]:
     """StepChunk keyword fields for the stored ``steps`` from ``(step, json)`` rows.
 
@@ -71,35 +80,35 @@ def chunk_fields(steps: np.ndarray, rows: list[tuple[int, str]]) -> dict[str, An
     """
     if not rows:
         return {}
-    position = {int(s): i for i, s in enumerate(steps)}
     n = len(steps)
-    datas = [(position[s], json.loads(text)) for s, text in rows if s in position]
+    held = np.asarray(steps, dtype=np.int64)
+    stored = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+    pos = np.minimum(np.searchsorted(held, stored), n - 1)
+    keep = held[pos] == stored  # rows of steps the caller holds (a decimated read skips some)
+    parsed = json.loads("[" + ",".join(r[1] for r in rows) + "]")  # one parse, not one per row
+    datas = [(int(p), d) for p, d, k in zip(pos, parsed, keep, strict=True) if k]
     out: dict[str, Any] = {}
-    states = [d["state"] for _, d in datas if "state" in d]
+    states = [(i, d["state"]) for i, d in datas if "state" in d]
     if states:
-        out["state"] = {k: np.full((n, 2), math.nan) for s in states for k in s}
-        for i, d in datas:
-            for k, v in d.get("state", {}).items():
-                out["state"][k][i] = v
-    for key in _POINT_KEYS:
-        if any(key in d for _, d in datas):
-            out[key] = np.full((n, 2), math.nan)
-            for i, d in datas:
-                if key in d:
-                    out[key][i] = d[key]
-    norms = [d["state_norms"] for _, d in datas if "state_norms" in d]
-    if norms:
-        groups = dict.fromkeys(g for s in norms for g in s)
-        out["state_norms"] = {
-            g: {k: np.full(n, math.nan) for s in norms for k in s.get(g, {})} for g in groups
+        names = dict.fromkeys(k for _, s in states for k in s)
+        out["state"] = {
+            k: _series([(i, s[k]) for i, s in states if k in s], n, (2,)) for k in names
         }
-        for i, d in datas:
-            for g, names in d.get("state_norms", {}).items():
-                for k, v in names.items():
-                    out["state_norms"][g][k][i] = v
-    if any("sharpness" in d for _, d in datas):
-        out["sharpness"] = np.full(n, math.nan)
-        for i, d in datas:
-            if "sharpness" in d:
-                out["sharpness"][i] = d["sharpness"]
+    for key in _POINT_KEYS:
+        found = [(i, d[key]) for i, d in datas if key in d]
+        if found:
+            out[key] = _series(found, n, (2,))
+    norms = [(i, d["state_norms"]) for i, d in datas if "state_norms" in d]
+    if norms:
+        groups = dict.fromkeys(g for _, s in norms for g in s)
+        out["state_norms"] = {}
+        for g in groups:
+            names = dict.fromkeys(k for _, s in norms for k in s.get(g, {}))
+            out["state_norms"][g] = {
+                k: _series([(i, s[g][k]) for i, s in norms if k in s.get(g, {})], n, ())
+                for k in names
+            }
+    found = [(i, d["sharpness"]) for i, d in datas if "sharpness" in d]
+    if found:
+        out["sharpness"] = _series(found, n, ())
     return out
