@@ -209,3 +209,37 @@ def test_curvature_panel_and_stability_lines_on_the_quadratic(ui_page: Any) -> N
     star = next(t for name, t in traces.items() if name.startswith("optimal heavy ball"))
     assert _values(star["y"])[0] == pytest.approx(rate**2, rel=1e-6)
     assert _values(traces["SGDM (stable)"]["x"]).tolist() == pytest.approx([0.01], rel=1e-6)
+
+
+def test_live_polls_gather_the_same_instruments_as_one_cold_read(tmp_path: Any) -> None:
+    """Read while the experiment streams, poll by poll (a state tensor appears only after
+    the first update): the held arrays equal a cold read of the finished experiment."""
+    from optlab.ui.live import live_data
+
+    store = Store(tmp_path / "optlab.db")
+    spec = parse_spec({**SPEC, "runs": SPEC["runs"][:2]})
+    exp_id = store.create_experiment(spec, status="running")
+    held = None
+    for batch in Experiment(spec).batches(flush_seconds=0.0):
+        store.write_batch(exp_id, batch)
+        held = live_data.refresh(store, exp_id, held)
+    store.set_status(exp_id, "finished")
+    held = live_data.refresh(store, exp_id, held)
+    cold = live_data.refresh(store, exp_id, None)
+    store.close()
+    assert held is not None
+    for live, whole in zip(held.runs, cold.runs, strict=True):
+        assert live.n == whole.n == STEPS
+        for key in ("grad", "update"):
+            np.testing.assert_array_equal(live.instruments[key], whole.instruments[key])
+        assert live.instruments["state"].keys() == whole.instruments["state"].keys()
+        for name, values in whole.instruments["state"].items():
+            np.testing.assert_array_equal(live.instruments["state"][name], values)
+
+
+def test_finder_settings_are_checked_with_a_message(ui_page: Any) -> None:
+    at = ui_page("surfaces")
+    next(n for n in at.number_input if n.label == "start lr").set_value(0.0).run()
+    assert not at.exception
+    assert any("start lr" in e.value and "positive" in e.value for e in at.error)
+    assert next(b for b in at.button if b.label == "Find the lr").disabled
