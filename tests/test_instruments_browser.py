@@ -99,6 +99,9 @@ def test_arrows_and_inspector_follow_the_player(served: Any, page: Any) -> None:
     assert held > 3 and step == held
     assert [d["update"] for d in after] != [d["update"] for d in before]
     assert f"update t = {held}" in _inspector(page, "SGDM")
+    page.keyboard.press("End")  # the final point: the last update is shown
+    assert _shown(page) == 120 and "update t = 119" in _inspector(page, "Adam")
+    assert len(_arrows(page)[1]) == 2
 
 
 def _form(page: Any) -> dict[str, Any]:
@@ -108,11 +111,22 @@ def _form(page: Any) -> dict[str, Any]:
 
 def test_finder_plot_and_use_this_lr(served: Any, page: Any) -> None:
     url = served[0]
+    from playwright.sync_api import Error as PlaywrightError
+
     page.goto(url)
-    page.get_by_text("LR finder").click()
-    page.get_by_role("button", name="Find the lr").click()
+    page.get_by_role("button", name="Run").first.wait_for(timeout=30_000)  # the form is up
     use = page.get_by_role("button", name=re.compile(r"use valley lr"))
-    use.wait_for(timeout=30_000)
+    for _ in range(3):  # a click that lands while the page reruns is lost: click again
+        find = page.get_by_role("button", name="Find the lr")
+        if not find.is_visible():
+            page.get_by_text("LR finder", exact=True).click()
+        try:
+            find.click(timeout=10_000)
+            use.wait_for(timeout=15_000)
+            break
+        except PlaywrightError:
+            continue
+    use.wait_for(timeout=5_000)
     assert page.locator("text=smoothed").count()  # the plot's legend
     valley = float(use.inner_text().split()[-1])
     use.click()
@@ -132,6 +146,8 @@ def test_pitfall_warning_sits_on_its_runs_card(served: Any, page: Any) -> None:
     warning = page.locator("[data-testid='stAlert']").filter(has_text="weight_decay").first
     warning.wait_for(timeout=30_000)
     labels = [r["label"] for r in draft["runs"]]
+    for label in labels:  # the cards' label boxes hold their values
+        page.locator(f"input[value='{label}']").first.wait_for(timeout=30_000)
     owner = warning.evaluate(
         """(el, labels) => {
           // the nearest enclosing block that holds a run's label box: the warning's card

@@ -465,6 +465,11 @@ function inspectorBox(st) {
   return box;
 }
 
+function recorded(k, series) {
+  // the final point (after the last update) has no update of its own: show the last one
+  return k >= 1 && series && !Number.isFinite(series[k]) && Number.isFinite(series[k - 1]) ? k - 1 : k;
+}
+
 function inspectorRender(st, shown) {
   const runs = st.pl.runs.filter((r) => r.inspect);
   const box = inspectorBox(st);
@@ -475,7 +480,7 @@ function inspectorRender(st, shown) {
   box.style.display = "";
   const parts = [];
   for (const r of runs) {
-    const k = count(r.step, shown) - 1;
+    const k = recorded(count(r.step, shown) - 1, r.inspect.values.t[0]);
     const lines = [r.inspect.title, ...r.inspect.lines].map((l) => escapeHtml(inspectLine(l, r.inspect.values, k)));
     parts.push(
       `<div class="optlab-inspector-run" data-run="${escapeHtml(r.label)}" data-step="${k >= 0 ? r.step[k] : ""}">` +
@@ -557,7 +562,7 @@ function arrowsPaint(st, shown) {
   const ya = fl.yaxis;
   const drawn = [];
   for (const r of runs) {
-    const k = count(r.step, shown) - 1;
+    const k = recorded(count(r.step, shown) - 1, r.arrows.update[0]);
     if (k < 0) continue;
     const x = r.x[k];
     const y = r.y[k];
