@@ -34,31 +34,40 @@ def _has_instruments(c: StepChunk) -> bool:
     return any(v is not None for v in (c.state, c.update, c.grad, c.state_norms, c.sharpness))
 
 
-def _pair(a: np.ndarray, i: int) -> list[float]:
-    return [float(v) for v in np.asarray(a, dtype=np.float64).reshape(-1, 2)[i]]
+def _rows_of(a: np.ndarray, n: int, width: int) -> list[Any]:
+    """Per-step Python values of an (n, width) or (n,) array, converted in one call."""
+    arr = np.asarray(a, dtype=np.float64)
+    return arr.reshape(n, width).tolist() if width else arr.reshape(n).tolist()
 
 
 def instrument_rows(pk: int, chunks: list[StepChunk]) -> list[tuple[int, int, int, str]]:
     """One ``(exp, run, step, json)`` row per step of each chunk that carries instruments."""
     rows = []
     for c in chunks:
-        if not len(c) or not _has_instruments(c):
+        n = len(c)
+        if not n or not _has_instruments(c):
             continue
-        for i in range(len(c)):
+        state = {k: _rows_of(v, n, 2) for k, v in (c.state or {}).items()}
+        points = {
+            k: _rows_of(getattr(c, k), n, 2) for k in _POINT_KEYS if getattr(c, k) is not None
+        }
+        norms = {
+            g: {k: _rows_of(v, n, 0) for k, v in names.items()}
+            for g, names in (c.state_norms or {}).items()
+        }
+        sharp = _rows_of(c.sharpness, n, 0) if c.sharpness is not None else None
+        for i in range(n):
             data: dict[str, Any] = {}
             if c.state is not None:
-                data["state"] = {k: _pair(v, i) for k, v in c.state.items()}
-            for key in _POINT_KEYS:
-                value = getattr(c, key)
-                if value is not None:
-                    data[key] = _pair(value, i)
+                data["state"] = {k: v[i] for k, v in state.items()}
+            for key, values in points.items():
+                data[key] = values[i]
             if c.state_norms is not None:
                 data["state_norms"] = {
-                    g: {k: float(v[i]) for k, v in names.items()}
-                    for g, names in c.state_norms.items()
+                    g: {k: v[i] for k, v in names.items()} for g, names in norms.items()
                 }
-            if c.sharpness is not None:
-                data["sharpness"] = float(c.sharpness[i])
+            if sharp is not None:
+                data["sharpness"] = sharp[i]
             rows.append((pk, c.run, c.start + i, json.dumps(data)))
     return rows
 
