@@ -49,6 +49,8 @@ class StepChunk:
     #: and the update itself (params after − params before), (n, 2)
     state: dict[str, np.ndarray] | None = None
     update: np.ndarray | None = None
+    #: ``record_state`` on a surface: the gradient update t used (after clipping), (n, 2)
+    grad: np.ndarray | None = None
     #: ``record_state`` on a model: {group: {state name: L2 norm after the update, (n,)}}
     state_norms: dict[str, dict[str, np.ndarray]] | None = None
     #: ``record_sharpness``: λ_max at the point of the update, NaN between measurements
@@ -201,12 +203,14 @@ class ResultCollector:
 
 
 def _instrument_rows(acc: _RunAccumulator) -> dict[str, Any]:
-    """``state`` and ``update`` (surfaces), ``state_norms`` (models), ``sharpness``."""
+    """``state``, ``update`` and ``grad`` (surfaces), ``state_norms`` (models), ``sharpness``."""
     out: dict[str, Any] = {}
     if any(c.update is not None for c in acc.chunks):
         state = acc.concat_keyed(lambda c: c.state, (2,))
         out["state"] = {k: _lr_rows(v) for k, v in state.items()}
         out["update"] = _lr_rows(acc.concat("update"))
+        if any(c.grad is not None for c in acc.chunks):
+            out["grad"] = _lr_rows(acc.concat("grad"))
     if any(c.state_norms is not None for c in acc.chunks):
         groups = list(dict.fromkeys(g for c in acc.chunks for g in (c.state_norms or {})))
         out["state_norms"] = {

@@ -69,8 +69,9 @@ class SurfaceRunner(LockstepRunner):
         self.eval_params = np.full((self.steps, n, 2), np.nan)
         #: the lr each group's update applied, for optimizers that scale the group lr (else NaN)
         self.effective_lr = np.full((self.steps, n, n_groups), np.nan)
-        #: record_state: params after update t − params before it
+        #: record_state: params after update t − params before it, and the gradient it used
         self.update = np.full((self.steps, n, 2), np.nan)
+        self.grad_vec = np.full((self.steps, n, 2), np.nan)
         for r, run in zip(self.runs, spec.runs, strict=True):
             r.state = {} if run.record_state else None
 
@@ -153,6 +154,8 @@ class SurfaceRunner(LockstepRunner):
             if clip is not None and not opt.needs_closure:
                 torch.nn.utils.clip_grad_norm_([r.xy], clip)
             effective = opt.effective_lrs()  # the gradient the step sees is in place
+            if r.state is not None and r.xy.grad is not None:
+                self.grad_vec[t, r.index] = r.xy.grad.detach().numpy()
             if effective is not None:
                 self.effective_lr[t, r.index, : len(effective)] = effective
             if opt.needs_closure:
@@ -238,6 +241,7 @@ class SurfaceRunner(LockstepRunner):
                             else None
                         ),
                         update=self.update[sl, r.index].copy() if r.state is not None else None,
+                        grad=self.grad_vec[sl, r.index].copy() if r.state is not None else None,
                     )
                 )
                 r.flushed = end

@@ -87,7 +87,8 @@ def evaluate(model, val_x, val_y):
 
 
 def train(label, data, make_optimizer, make_scheduler, groups=(), interval="step",
-          monitor="loss", clip_grad_norm=None, needs_closure=False, modes=False):
+          monitor="loss", clip_grad_norm=None, needs_closure=False, modes=False,
+          scheduler_first=False):
     train_x, train_y, val_x, val_y = data
     n_train = train_x.shape[0]
     steps_per_epoch = math.ceil(n_train / BATCH_SIZE)
@@ -108,6 +109,8 @@ def train(label, data, make_optimizer, make_scheduler, groups=(), interval="step
         for b in range(steps_per_epoch):
             for group in joining.get(epoch * steps_per_epoch + b, []):
                 unfreeze(group, optimizer)
+            if scheduler_first and scheduler is not None and (interval == "step" or b == 0):
+                scheduler.step()  # PyTorch < 1.1's order: the schedule's first value is skipped
             index = perm[b * BATCH_SIZE : (b + 1) * BATCH_SIZE]
             x, y = train_batch(train_x, train_y, index, aug)
 
@@ -132,7 +135,7 @@ def train(label, data, make_optimizer, make_scheduler, groups=(), interval="step
             else:
                 optimizer.step()
             loss_sum = loss_sum + loss.detach() * y.shape[0]
-            if scheduler is not None and interval == "step":
+            if scheduler is not None and interval == "step" and not scheduler_first:
                 if plateau:
                     scheduler.step(loss.item())
                 else:
@@ -146,7 +149,7 @@ def train(label, data, make_optimizer, make_scheduler, groups=(), interval="step
         val_loss = evaluate(model, val_x, val_y)
         if modes:
             modes_of(optimizer).train()
-        if scheduler is not None and interval == "epoch":
+        if scheduler is not None and interval == "epoch" and not scheduler_first:
             if plateau:
                 scheduler.step({"loss": train_loss, "val_loss": val_loss}[monitor])
             else:
@@ -204,6 +207,8 @@ def _call(i: int, run: RunSpec) -> str:
         args.append("needs_closure=True")
     if train_eval_modes(run):
         args.append("modes=True")
+    if run.scheduler_first:
+        args.append("scheduler_first=True")
     return f"    train({', '.join(args)})"
 
 

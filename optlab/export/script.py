@@ -23,8 +23,6 @@ def export_script(spec: ExperimentSpec, *, read_data: bool = True) -> str:
 
     ``read_data=False`` never opens a dataset (see :func:`model_script`)."""
     problem = spec.problem.build()
-    if any(run.scheduler_first for run in spec.runs):
-        raise NotImplementedError("export of scheduler_first runs is not supported yet")
     if isinstance(problem, Surface):
         return surface_script(spec, problem)
     if isinstance(problem, ModelProblem):

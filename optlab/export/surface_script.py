@@ -20,12 +20,14 @@ from optlab.problem import Surface
 from optlab.spec import ExperimentSpec, RunSpec
 
 SURFACE_LOOP = '''
-def train(label, make_optimizer, make_scheduler, clip_grad_norm=None):
+def train(label, make_optimizer, make_scheduler, clip_grad_norm=None, scheduler_first=False):
     xy = torch.tensor(START, dtype=torch.float64, requires_grad=True)
     optimizer = make_optimizer([xy])
     scheduler = make_scheduler(optimizer)
     plateau = isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
     for t in range(STEPS):
+        if scheduler_first and scheduler is not None:
+            scheduler.step()  # PyTorch < 1.1's order: the schedule's first value is skipped
         value = f(xy[0], xy[1])
         loss = value if NOISE is None else value + NOISE[t, 0] * xy[0] + NOISE[t, 1] * xy[1]
         if not inside(value, xy):
@@ -49,7 +51,7 @@ def train(label, make_optimizer, make_scheduler, clip_grad_norm=None):
             optimizer.step()
         if plateau:
             scheduler.step(value.item())  # ReduceLROnPlateau reads the loss
-        elif scheduler is not None:
+        elif scheduler is not None and not scheduler_first:
             scheduler.step()
     if MODES[label]:
         modes_of(optimizer).eval()  # Schedule-Free & co.: evaluate at the averaged point
@@ -102,9 +104,10 @@ def surface_script(spec: ExperimentSpec, problem: Surface) -> str:
         lines += ["", run_functions(spec, i, run, steps)]
     lines += ["", 'if __name__ == "__main__":']
     for i, run in enumerate(spec.runs):
+        first = ", scheduler_first=True" if run.scheduler_first else ""
         lines.append(
             f"    train({run.label!r}, make_optimizer_{i}, make_scheduler_{i}, "
-            f"{run.clip_grad_norm!r})"
+            f"{run.clip_grad_norm!r}{first})"
         )
     return "\n".join(lines) + "\n"
 

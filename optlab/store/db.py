@@ -34,6 +34,7 @@ import numpy as np
 from optlab.engine.records import ACTIVE_STATUSES, FINAL_STATES, Batch
 from optlab.store import export
 from optlab.store.connection import BUSY_TIMEOUT_MS
+from optlab.store.instruments import INSTRUMENT_COLUMNS, instrument_rows
 from optlab.store.owner import new_owner, owner_alive, release_owner
 from optlab.store.sweeps import SweepRecords
 from optlab.store.values import (
@@ -177,6 +178,7 @@ class Store(SweepRecords):
                 strict=True,
             )
             ends[c.run] = max(ends.get(c.run, 0), c.start + n)
+        extra = instrument_rows(pk, batch.chunks)
         with self._tx() as conn:
             if step_rows:
                 conn.executemany(
@@ -186,6 +188,11 @@ class Store(SweepRecords):
                 conn.executemany(
                     "UPDATE runs SET steps_done = MAX(steps_done, ?) WHERE exp = ? AND idx = ?",
                     [(end, pk, run) for run, end in ends.items()],
+                )
+            if extra:
+                conn.executemany(
+                    f"INSERT OR REPLACE INTO instruments ({INSTRUMENT_COLUMNS}) VALUES (?,?,?,?)",
+                    extra,
                 )
             if batch.epochs:
                 conn.executemany(
@@ -276,9 +283,11 @@ class Store(SweepRecords):
         pk = self.pk(exp_id)
         with self._tx() as conn:
             for run, done in running.items():
-                conn.execute(
-                    "DELETE FROM steps WHERE exp = ? AND run = ? AND step >= ?", (pk, run, done)
-                )
+                for table in ("steps", "instruments"):
+                    conn.execute(
+                        f"DELETE FROM {table} WHERE exp = ? AND run = ? AND step >= ?",
+                        (pk, run, done),
+                    )
                 if epochs_done is not None:
                     conn.execute(
                         "DELETE FROM epochs WHERE exp = ? AND run = ? AND epoch > ?",
@@ -296,6 +305,7 @@ class Store(SweepRecords):
         pk = self.pk(exp_id)
         with self._tx() as conn:
             conn.execute("DELETE FROM steps WHERE exp = ?", (pk,))
+            conn.execute("DELETE FROM instruments WHERE exp = ?", (pk,))
             conn.execute("DELETE FROM epochs WHERE exp = ?", (pk,))
             conn.execute(
                 "UPDATE runs SET status = 'queued', message = '', diverged_at = NULL,"
@@ -314,10 +324,8 @@ class Store(SweepRecords):
         """Remove an experiment, its records and its checkpoint."""
         pk = self.pk(exp_id)
         with self._tx() as conn:
-            conn.execute("DELETE FROM steps WHERE exp = ?", (pk,))
-            conn.execute("DELETE FROM epochs WHERE exp = ?", (pk,))
-            conn.execute("DELETE FROM runs WHERE exp = ?", (pk,))
-            conn.execute("DELETE FROM trials WHERE exp = ?", (pk,))
+            for table in ("steps", "instruments", "epochs", "runs", "trials"):
+                conn.execute(f"DELETE FROM {table} WHERE exp = ?", (pk,))
             conn.execute("DELETE FROM experiments WHERE pk = ?", (pk,))
         self._pks.pop(exp_id, None)
         with contextlib.suppress(OSError):

@@ -38,6 +38,10 @@ class StoredExperiments(Protocol):
 
     def epochs(self, exp_id: str, run: int | None = None) -> list[dict[str, Any]]: ...
 
+    def instruments(
+        self, exp_id: str, run: int, steps: np.ndarray | None = None
+    ) -> dict[str, Any]: ...
+
 
 class ExperimentWriter(Protocol):
     """What storing a result JSON writes to a store."""
@@ -89,6 +93,7 @@ def stored_batch(store: StoredExperiments, exp_id: str) -> Batch:
                     rows.params,
                     eval_params=rows.eval_params,
                     effective_lr=rows.effective_lr,
+                    **store.instruments(exp_id, run["index"], rows.step),
                 )
             )
     for m in store.epochs(exp_id):
@@ -226,6 +231,24 @@ def _rows(values: list[list[Any]], n: int) -> np.ndarray:
     ).reshape(n, -1)
 
 
+def _instrument_fields(run: dict[str, Any], n: int) -> dict[str, Any]:
+    """A result run's ``state``/``update``/``grad``/``state_norms``/``sharpness`` as
+    StepChunk fields (None becomes NaN)."""
+    out: dict[str, Any] = {}
+    if run.get("state") is not None:
+        out["state"] = {k: _rows(v, n) for k, v in run["state"].items()}
+    for key in ("update", "grad"):
+        if run.get(key) is not None:
+            out[key] = _rows(run[key], n)
+    if run.get("state_norms") is not None:
+        out["state_norms"] = {
+            g: {k: _arr(v) for k, v in names.items()} for g, names in run["state_norms"].items()
+        }
+    if run.get("sharpness") is not None:
+        out["sharpness"] = _arr(run["sharpness"])
+    return out
+
+
 def result_batch(result: dict[str, Any]) -> Batch:
     """A result JSON back as one :class:`Batch`; None values become NaN."""
     batch = Batch(progress=1.0)
@@ -249,6 +272,7 @@ def result_batch(result: dict[str, Any]) -> Batch:
                     effective_lr=(
                         _rows(run["effective_lr"], n) if run.get("effective_lr") else None
                     ),
+                    **_instrument_fields(run, n),
                 )
             )
         for m in run.get("epochs", []):

@@ -13,7 +13,10 @@ import json
 import math
 from typing import Any
 
+import numpy as np
+
 from optlab.store.connection import Connections
+from optlab.store.instruments import chunk_fields
 from optlab.store.values import STEP_READ, StepRows, UnknownExperiment, rows_to_steps
 
 
@@ -143,6 +146,20 @@ class Queries(Connections):
             "SELECT run, COUNT(*) FROM steps WHERE exp = ? GROUP BY run", (self.pk(exp_id),)
         ).fetchall()
         return {int(r): int(n) for r, n in rows}
+
+    def instruments(self, exp_id: str, run: int, steps: np.ndarray | None = None) -> dict[str, Any]:
+        """The run's instrument records (record_state, record_sharpness) as StepChunk
+        fields aligned to ``steps`` (default: every stored step of the run); {} if none."""
+        if steps is None:
+            steps = self.steps_since(exp_id, run).step
+        if not len(steps):
+            return {}
+        rows = self.conn.execute(
+            "SELECT step, data FROM instruments WHERE exp = ? AND run = ? AND step BETWEEN ? AND ?"
+            " ORDER BY step",
+            (self.pk(exp_id), run, int(steps[0]), int(steps[-1])),
+        ).fetchall()
+        return chunk_fields(steps, rows)
 
     def epochs(self, exp_id: str, run: int | None = None) -> list[dict[str, Any]]:
         sql = "SELECT run, epoch, train_loss, val_loss, val_acc, time FROM epochs WHERE exp = ?"

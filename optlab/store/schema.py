@@ -22,6 +22,9 @@ Layout, chosen for the UI's reads:
   per ended trial (finished, diverged or failed; a cancelled trial is not kept, so a
   resumed sweep runs it again), its axis values as JSON and its numbers, and for models
   the per-epoch records as JSON.
+- version 4 adds the instruments' records (issue 12): one ``instruments`` row per step of a
+  run with ``record_state`` or ``record_sharpness``, its values as JSON
+  (:mod:`optlab.store.instruments`); older stores simply have none.
 """
 
 from __future__ import annotations
@@ -125,8 +128,18 @@ CREATE TABLE trials (
 ) WITHOUT ROWID
 """
 
+SCHEMA_V4 = """
+CREATE TABLE instruments (
+    exp        INTEGER NOT NULL,
+    run        INTEGER NOT NULL,
+    step       INTEGER NOT NULL,
+    data       TEXT NOT NULL,
+    PRIMARY KEY (exp, run, step)
+) WITHOUT ROWID
+"""
+
 #: SQL scripts, one per version step; statements are split on ";" (keep literals free of it)
-MIGRATIONS: list[str] = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3]
+MIGRATIONS: list[str] = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

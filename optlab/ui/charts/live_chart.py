@@ -50,11 +50,12 @@ from optlab.ui import themes
 
 _COMPONENT_NAME = "optlab.live_chart"
 _HERE = Path(__file__).parent
-# player.js (pace control) and cursor.js (step cursors) define functions that
-# live_chart.js's default export uses.
+# player.js (pace control), instruments.js (arrows and step inspector at the shown
+# step) and cursor.js (step cursors) define functions that live_chart.js's default
+# export uses.
 _JS = "\n".join(
     (_HERE / name).read_text(encoding="utf-8")
-    for name in ("player.js", "cursor.js", "live_chart.js")
+    for name in ("player.js", "instruments.js", "cursor.js", "live_chart.js")
 )
 _PLOTLY_DIR = Path(plotly.__file__).parent / "package_data"
 _PLOTLY_FILE = "plotly.min.js"
@@ -226,12 +227,24 @@ def _encode_player(player: dict[str, Any] | None) -> dict[str, Any] | None:
         return None
     runs = []
     for run in player["runs"]:
-        out = {k: _jsonable(v) for k, v in run.items() if k not in _PLAYER_ARRAYS}
+        out = {k: _nested(v) for k, v in run.items() if k not in _PLAYER_ARRAYS}
         for k in _PLAYER_ARRAYS:
             arr = np.asarray(run[k], dtype=np.float64)
             out[k] = _typed_array(arr, compact=k != "step") if arr.size else []
         runs.append(out)
     return {**_jsonable({k: v for k, v in player.items() if k != "runs"}), "runs": runs}
+
+
+def _nested(value: Any) -> Any:
+    """JSON for a player run's other parts (arrows, the step inspector): numpy arrays
+    inside become float64 typed arrays (NaN has no JSON form), the rest plain JSON."""
+    if isinstance(value, np.ndarray) and value.dtype.kind in "biuf" and value.ndim == 1:
+        return _typed_array(value.astype(np.float64), compact=False) if value.size else []
+    if isinstance(value, dict):
+        return {k: _nested(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_nested(v) for v in value]
+    return _jsonable(value)
 
 
 def live_chart(

@@ -225,6 +225,7 @@ function draw(st) {
   st.counter.textContent = `step ${shown}${total}`;
   st.counter.dataset.step = String(shown);
   st.readout.innerHTML = rows.join("");
+  instrumentsDraw(st, shown); // arrows + step inspector (issue 12), below
   const want = st.playing ? "pause" : "play";
   if (st.playBtn.dataset.icon !== want) {
     st.playBtn.dataset.icon = want;
@@ -339,6 +340,7 @@ function playerUpdate(gd, data) {
       y: decode(r.y),
       loss: decode(r.loss),
       lr: decode(r.lr),
+      ...instrumentsDecode(r),
     })),
   };
   setSpeeds(st, pl);
@@ -360,7 +362,10 @@ function playerUpdate(gd, data) {
   st.native = st.following || fresh; // what react just drew (see playerTraces)
   if (!st.afterplot) {
     st.afterplot = true;
-    gd.on("plotly_afterplot", () => !st.following && hasPaths(st.pl) && paint(st, Math.floor(st.shown)));
+    gd.on("plotly_afterplot", () => {
+      if (!st.following && hasPaths(st.pl)) paint(st, Math.floor(st.shown));
+      if (st.pl) instrumentsDraw(st, Math.floor(st.shown));
+    });
   }
   st.drawn = -1;
   draw(st);
@@ -380,6 +385,7 @@ const PLAYER_CSS = `
 `;
 
 function playerStyle() {
+  instrumentsStyle();
   if (document.getElementById("optlab-player-css")) return;
   const style = document.createElement("style");
   style.id = "optlab-player-css";

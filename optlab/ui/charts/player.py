@@ -23,6 +23,7 @@ import numpy as np
 
 from optlab.ui import theme
 from optlab.ui.charts.series import RunSeries
+from optlab.ui.charts.step_vectors import step_payload
 
 #: steps per second at speed 1× ("lecture pace": 1,000 steps in about 10 s)
 LECTURE_PACE = 100.0
@@ -76,12 +77,14 @@ def build_player(
     autoplay: bool = False,
     total: int | None = None,
     upto: int | None = None,
+    run_specs: list[Any] | None = None,
 ) -> dict[str, Any] | None:
     """The ``player`` part of a contour chart's payload (``figure`` is left as it is).
 
     ``ident`` names the experiment (the player starts afresh when it changes);
     ``autoplay`` starts playing from step 0 at lecture pace, else the player follows
-    the newest step until the user presses a key or a button.
+    the newest step until the user presses a key or a button.  ``run_specs`` (the spec's
+    runs) let runs with ``record_state`` carry their arrows and step inspector.
     """
     traces = figure.get("data") or []
     out = []
@@ -92,7 +95,11 @@ def build_player(
             continue
         arrays = _run_arrays(run, max_points, upto)
         color = (traces[line].get("line") or {}).get("color", "#444")
-        out.append({"label": run.label, "color": color, "line": line, "marker": marker, **arrays})
+        spec = run_specs[run.index] if run_specs and run.index < len(run_specs) else None
+        extra = step_payload(run, spec, arrays["step"])
+        out.append(
+            {"label": run.label, "color": color, "line": line, "marker": marker, **arrays, **extra}
+        )
     if not out:
         return None
     return {

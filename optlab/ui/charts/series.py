@@ -39,6 +39,9 @@ class RunSeries:
     final_params: list[float] | None = None
     total_steps: int | None = None
     color_index: int | None = None
+    #: record_state / record_sharpness, aligned to ``step``: ``grad``, ``update`` (n, 2),
+    #: ``state`` {name: (n, 2)}, ``state_norms`` {group: {name: (n,)}}, ``sharpness`` (n,)
+    instruments: dict[str, Any] = field(default_factory=dict)
 
     @property
     def n(self) -> int:
@@ -84,12 +87,15 @@ class RunSeries:
         time: np.ndarray | None = None,
         eval_params: np.ndarray | None = None,
         effective_lr: np.ndarray | None = None,
+        instruments: dict[str, Any] | None = None,
     ) -> None:
         """Add steps received since the last poll (ignores steps already held)."""
         step = np.asarray(step, dtype=np.int64)
         keep = step > self.last_step
         if not keep.any():
             return
+        if instruments or self.instruments:
+            self.instruments = _append_fields(self.instruments, instruments or {}, self.n, keep)
         self.step = np.concatenate([self.step, step[keep]])
         self.loss = np.concatenate([self.loss, np.asarray(loss, dtype=np.float64)[keep]])
         lr = np.asarray(lr, dtype=np.float64).reshape(len(step), -1)[keep]
@@ -108,6 +114,26 @@ class RunSeries:
         if time is not None:
             t = np.asarray(time, dtype=np.float64)[keep]
             self.time = np.concatenate([self.time, t])
+
+
+def _append_fields(
+    held: dict[str, Any], new: dict[str, Any], n_held: int, keep: np.ndarray
+) -> dict[str, Any]:
+    """Nested instrument series ``held`` (``n_held`` rows) then the kept rows of ``new``;
+    a key only one side has is NaN on the other (a state tensor created later)."""
+    out: dict[str, Any] = {}
+    n_new = int(keep.sum())
+    for key in dict.fromkeys([*held, *new]):
+        a, b = held.get(key), new.get(key)
+        sample = a if a is not None else b
+        if isinstance(sample, dict):
+            out[key] = _append_fields(a or {}, b or {}, n_held, keep)
+            continue
+        shape = np.asarray(sample).shape[1:]
+        a = np.full((n_held, *shape), np.nan) if a is None else a
+        b = np.full((n_new, *shape), np.nan) if b is None else np.asarray(b)[keep]
+        out[key] = np.concatenate([a, b])
+    return out
 
 
 def _stack_padded(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -20,6 +20,7 @@ from optlab import settings
 from optlab.catalog import optimizers
 from optlab.ui import theme
 from optlab.ui.forms.hyperparam_form import render_params
+from optlab.ui.forms.instrument_fields import instrument_fields
 from optlab.ui.forms.scheduler_form import scheduler_editor
 from optlab.ui.forms.widgets import new_uid, seed
 from optlab.ui.frame.teach import optimizer_teach
@@ -151,10 +152,11 @@ def run_card(
             new_sched = scheduler_editor(sched, f"{key}:sched", steps=steps, lr=lr, model=model)
         if new_sched:
             out["scheduler"] = new_sched
-        # kept as given (no field yet): clipping and the instruments (issue 12)
-        for kept in ("clip_grad_norm", "scheduler_first", "record_state", "record_sharpness"):
+        # kept as given (no field yet): clipping and the step order (issue 12)
+        for kept in ("clip_grad_norm", "scheduler_first"):
             if run.get(kept) not in (None, False):
                 out[kept] = run[kept]
+        out.update(instrument_fields(run, key, model=model))
         if extra is not None:
             out.update(extra(run, key, index))
         optimizer_teach(opt.get("name", "SGD"))

@@ -92,9 +92,12 @@ def refresh(store: Any, exp_id: str, held: ExperimentData | None) -> ExperimentD
         i = len(data.runs)
         data.runs.append(RunSeries(index=i, label=exp["runs"][i]["label"]))
     model = not data.is_surface
+    specs = data.spec.get("runs") or []
     for meta, run in zip(exp["runs"], data.runs, strict=False):
         _update_meta(run, meta)
-        _read_steps(store, exp_id, run, int(meta.get("steps_done") or 0))
+        spec = specs[run.index] if run.index < len(specs) else {}
+        recorded = bool(spec.get("record_state") or spec.get("record_sharpness"))
+        _read_steps(store, exp_id, run, int(meta.get("steps_done") or 0), recorded)
     if model:
         by_run: dict[int, list[dict[str, Any]]] = {}
         for row in store.epochs(exp_id):
@@ -114,7 +117,9 @@ def _update_meta(run: RunSeries, meta: dict[str, Any]) -> None:
     run.final_params = meta.get("final_params")
 
 
-def _read_steps(store: Any, exp_id: str, run: RunSeries, steps_done: int) -> None:
+def _read_steps(
+    store: Any, exp_id: str, run: RunSeries, steps_done: int, instruments: bool = False
+) -> None:
     if run.last_step + 1 >= steps_done:
         return
     if run.n == 0 and steps_done > FULL_READ_LIMIT:
@@ -130,6 +135,7 @@ def _read_steps(store: Any, exp_id: str, run: RunSeries, steps_done: int) -> Non
             rows.time,
             eval_params=rows.eval_params,
             effective_lr=rows.effective_lr,
+            instruments=store.instruments(exp_id, run.index, rows.step) if instruments else None,
         )
 
 

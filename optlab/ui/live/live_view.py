@@ -16,6 +16,11 @@ import streamlit as st
 
 from optlab.ui import theme
 from optlab.ui.charts import figures
+from optlab.ui.charts.curvature_figures import (
+    add_stability_lines,
+    analysis_for,
+    sharpness_figure,
+)
 from optlab.ui.charts.live_chart import live_chart
 from optlab.ui.charts.player import build_player, build_step_player, steps_per_epoch
 from optlab.ui.charts.summary_table import summary_table
@@ -56,7 +61,8 @@ def _surface_charts(
     from optlab.spec import parse_spec
 
     upto = None  # the player (build_player) replays the paths in the browser
-    problem = parse_spec(data.spec).problem.build()
+    spec = parse_spec(data.spec)
+    problem = spec.problem.build()
     points = figures.LIVE_POINTS if data.active else figures.MAX_POINTS
     fig = figures.contour_figure(problem, data.runs, start=start, upto=upto, max_points=points)
     player = build_player(
@@ -69,6 +75,7 @@ def _surface_charts(
         max_points=points,
         autoplay=autoplay,
         total=int(data.spec.get("steps") or 0) or None,
+        run_specs=list(spec.runs),
     )
     click = live_chart(
         fig,
@@ -86,6 +93,9 @@ def _surface_charts(
         live_chart(fig, key=f"{key}:loss", height=340, cursor=key)
     with right:
         fig = _no_legend(figures.lr_figure(data.runs, upto=upto, max_points=points))
+        analysis = analysis_for(data.spec)
+        if analysis is not None:  # each SGD run's stability limit (issue 12 §3)
+            add_stability_lines(fig, analysis, int(data.spec.get("steps") or 1))
         live_chart(fig, key=f"{key}:lr", height=340, cursor=key)
 
 
@@ -128,6 +138,19 @@ def _model_charts(data: ExperimentData, key: str) -> None:
         with left:
             acc = figures.epoch_figure(data.runs, "val_acc")
             live_chart(acc, key=f"{key}:acc", height=340, cursor=cursor, cursor_scale=per)
+    _sharpness_chart(data, key)
+
+
+def _sharpness_chart(data: ExperimentData, key: str) -> None:
+    """record_sharpness: λ_max against 2/lr (the edge of stability), live."""
+    if not any(r.instruments.get("sharpness") is not None for r in data.runs):
+        return
+    from optlab.spec import parse_spec
+
+    fig = sharpness_figure(data.runs, list(parse_spec(data.spec).runs))
+    if fig is not None:
+        st.markdown("**Sharpness** — λ_max of the loss Hessian vs 2/lr (edge of stability)")
+        live_chart(fig, key=f"{key}:sharpness", height=340)
 
 
 def live_view(

@@ -23,6 +23,8 @@ from optlab.ui.forms.surface_setup import (
     surface_names,
     surface_setup,
 )
+from optlab.ui.frame.curvature_panel import curvature_panel
+from optlab.ui.frame.lr_finder import lr_finder
 from optlab.ui.frame.present import controls_shown, present_toggle, presenting, url_flags
 from optlab.ui.frame.run_bar import is_active, run_bar
 from optlab.ui.frame.sidebar import open_page, share_section, upload_section
@@ -96,7 +98,8 @@ def _start(draft: dict[str, Any]) -> tuple[float, float] | None:
 def render() -> None:
     draft = open_page(PAGE, DEFAULT, _load)
     present = presenting(PAGE)
-    if controls_shown(PAGE):
+    editing = controls_shown(PAGE)
+    if editing:
         left, right = st.columns([5, 7], gap="large")
         with left:
             bar = st.container()
@@ -121,6 +124,9 @@ def render() -> None:
             live_view(exp_id, key=CHART_KEY, start=_start(draft), on_click=_clicked)
         else:
             _preview(cls, draft)
+        curvature_panel(spec.to_dict() if spec is not None else None, CHART_KEY)
+        if editing:  # the finder is an editor action: not in presenter mode or on a students' link
+            lr_finder(PAGE, draft, spec, model=False)
     if spec is not None and not present:
         code_section(spec)
     present_toggle(PAGE, present)

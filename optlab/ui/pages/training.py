@@ -19,6 +19,7 @@ from optlab.ui.forms.model_setup import model_setup
 from optlab.ui.forms.pitfall_notes import show_run_warnings
 from optlab.ui.forms.runs_editor import runs_editor, show_run_errors
 from optlab.ui.forms.surface_setup import problem_identity
+from optlab.ui.frame.lr_finder import lr_finder
 from optlab.ui.frame.present import controls_shown, present_toggle, presenting, url_flags
 from optlab.ui.frame.run_bar import is_active, run_bar
 from optlab.ui.frame.sidebar import open_page, share_section, upload_section
@@ -71,7 +72,8 @@ def _empty_view() -> None:
 def render() -> None:
     draft = open_page(PAGE, DEFAULT, _load)
     present = presenting(PAGE)
-    if controls_shown(PAGE):
+    editing = controls_shown(PAGE)
+    if editing:
         left, right = st.columns([5, 7], gap="large")
         with left:
             bar = st.container()
@@ -104,6 +106,9 @@ def render() -> None:
             live_view(exp_id, key=CHART_KEY)
         else:
             _empty_view()
+    if editing:  # the finder is an editor action: not in presenter mode or on a students' link
+        with right:
+            lr_finder(PAGE, draft, spec, model=True)
     if spec is not None and not present:
         code_section(spec)
     present_toggle(PAGE, present)
