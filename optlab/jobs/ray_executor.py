@@ -41,9 +41,9 @@ from optlab.jobs.ray_worker import RayWorker
 from optlab.store.db import Store
 
 ROOT = Path(optlab.__file__).resolve().parent.parent
-#: what never travels to a cluster: caches and the bundled CIFAR-10 sample (18 MB)
 #: how long the cluster's size is reused by the overview
 CLUSTER_INFO_SECONDS = 2.0
+#: what never travels to a cluster: caches and the bundled CIFAR-10 sample (18 MB)
 EXCLUDES = ["__pycache__/", "*.pyc", "sample_data/"]
 
 
