@@ -16,7 +16,7 @@ from optlab.cli.main import main
 from optlab.engine.experiment import run_experiment
 from optlab.engine.sweep import TrialResult, run_sweep, run_trials
 from optlab.engine.sweep_plan import Trial, plan, rerun_plan
-from optlab.engine.sweep_surface import _functional_sgd
+from optlab.engine.sweep_steppers import FixedSGD, functional_sgd_step
 from optlab.spec import ExperimentSpec, SpecError, parse_spec
 
 SGD_MAP: dict[str, Any] = {
@@ -173,10 +173,47 @@ def test_functional_sgd_is_sgd_step_bit_for_bit() -> None:
             g = torch.randn(2, dtype=torch.float64, generator=gen)
             a.grad, b.grad = g.clone(), g.clone()
             opt_a.step()
-            _functional_sgd(opt_b)
+            functional_sgd_step(opt_b)
             sched_a.step()
             sched.step()
             assert torch.equal(a.detach(), b.detach()), kwargs
+
+
+def test_fixed_sgd_is_sgd_step_bit_for_bit() -> None:
+    """The (lr, momentum) map's bulk stepper: the same as SGD.step, buffers in its state."""
+    rng = random.Random(7)
+    gen = torch.Generator().manual_seed(7)
+    for _ in range(40):
+        kwargs = {
+            "lr": 10 ** rng.uniform(-4, 0.5),
+            "momentum": rng.choice([0.0, 0.5, 0.9, rng.random()]),
+            "weight_decay": rng.choice([0.0, 0.01]),
+            "maximize": rng.random() < 0.2,
+            "nesterov": False,
+        }
+        if kwargs["momentum"] and rng.random() < 0.5:
+            kwargs["nesterov"] = True
+        start = torch.randn(2, dtype=torch.float64, generator=gen)
+        a, b = start.clone().requires_grad_(), start.clone().requires_grad_()
+        opt_a, opt_b = torch.optim.SGD([a], **kwargs), torch.optim.SGD([b], **kwargs)
+        assert FixedSGD.eligible(opt_b)
+        grad_b = torch.zeros(2, dtype=torch.float64)
+        b.grad = grad_b
+        fixed = FixedSGD(opt_b, b, grad_b)
+        for _ in range(30):
+            g = torch.randn(2, dtype=torch.float64, generator=gen)
+            a.grad = g.clone()
+            grad_b.copy_(g)
+            opt_a.step()
+            with torch.no_grad():
+                fixed.step()
+            assert torch.equal(a.detach(), b.detach()), kwargs
+        if kwargs["momentum"]:
+            buf_a, buf_b = opt_a.state[a]["momentum_buffer"], opt_b.state[b]["momentum_buffer"]
+            assert torch.equal(buf_a, buf_b)
+    two = torch.optim.SGD([torch.zeros(2, requires_grad=True)] * 1 + [torch.ones(2)], lr=0.1)
+    assert not FixedSGD.eligible(two)
+    assert not FixedSGD.eligible(torch.optim.Adam([torch.zeros(2, requires_grad=True)]))
 
 
 @pytest.fixture(scope="module")
