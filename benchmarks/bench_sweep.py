@@ -115,12 +115,15 @@ def bench_basins(repeats: int, tmp: Path) -> dict[str, float]:
     cpu_big: list[float] = []
     cpu_one: list[float] = []
     cpu_ref: list[float] = []
+    cpu_in_big: list[float] = []
+    cpu_in_one: list[float] = []
     torch.set_num_threads(1)  # as the command (surfaces run on one thread)
     for _ in range(repeats):
-        for n, times in ((100, in_big), (1, in_one)):
-            t0 = time.perf_counter()
+        for n, times, cpu in ((100, in_big, cpu_in_big), (1, in_one, cpu_in_one)):
+            t0, c0 = time.perf_counter(), time.process_time()
             json.dumps(run_sweep(parse_spec(basin_spec(n))))
             times.append(time.perf_counter() - t0)
+            cpu.append(time.process_time() - c0)
         big.append(command(basin_spec(100), tmp, cpu_big))
         one.append(command(basin_spec(1), tmp, cpu_one))
         t0, c0 = time.perf_counter(), time.process_time()
@@ -135,6 +138,7 @@ def bench_basins(repeats: int, tmp: Path) -> dict[str, float]:
         "numpy_adam_s": med(ref),
         "in_process_marginal_s": med(in_big) - med(in_one),
         "cpu_marginal_s": med(cpu_big) - med(cpu_one),
+        "cpu_in_process_marginal_s": med(cpu_in_big) - med(cpu_in_one),
         "cpu_numpy_adam_s": med(cpu_ref),
         "spread_sweep_10000_s": spread(big),
         "spread_sweep_1_s": spread(one),
@@ -144,6 +148,7 @@ def bench_basins(repeats: int, tmp: Path) -> dict[str, float]:
     out["ratio"] = out["marginal_s"] / out["numpy_adam_s"]
     out["in_process_ratio"] = out["in_process_marginal_s"] / out["numpy_adam_s"]
     out["cpu_ratio"] = out["cpu_marginal_s"] / out["cpu_numpy_adam_s"]
+    out["cpu_in_process_ratio"] = out["cpu_in_process_marginal_s"] / out["cpu_numpy_adam_s"]
     return out
 
 

@@ -402,3 +402,45 @@ def test_model_trial_limit(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPTLAB_MAX_MODEL_TRIALS", "4")
     with pytest.raises(SpecError, match="OPTLAB_MAX_MODEL_TRIALS"):
         plan(parse_spec(MODELS))
+
+
+def test_a_halton_sampled_trial_equals_a_plain_pytorch_loop() -> None:
+    """Sampled (not grid) points: each drawn (lr, momentum) trial is the textbook loop."""
+    spec = parse_spec(
+        {
+            **SGD_MAP,
+            "steps": 80,
+            "sweep": {
+                "mode": "halton",
+                "trials": 12,
+                "axes": {
+                    "optimizer.lr": {"log": [0.01, 1.0], "num": 2},
+                    "optimizer.momentum": {"linear": [0.0, 0.9], "num": 2},
+                },
+                "threshold": 1e-6,
+            },
+        }
+    )
+    trials = plan(spec)
+    result = run_sweep(spec)
+    lrs = [t.values["optimizer.lr"] for t in trials]
+    assert len(set(lrs)) == 12 and all(0.01 <= v <= 1.0 for v in lrs)  # drawn, not a grid
+    problem = spec.problem.build()
+    checked = 0
+    for i in _sample(len(trials), 5, seed=3):
+        got = result["trials"][i]
+        values = trials[i].values
+        xy = torch.tensor(problem.start, dtype=torch.float64, requires_grad=True)
+        opt = torch.optim.SGD(
+            [xy], lr=values["optimizer.lr"], momentum=values["optimizer.momentum"]
+        )
+        for _ in range(80):
+            loss = problem.value(xy[0], xy[1])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        if got["status"] == "finished":
+            assert got["final_params"] == xy.detach().tolist()
+            assert got["final_loss"] == float(problem.value(xy[0], xy[1]).detach())
+            checked += 1
+    assert checked >= 3
