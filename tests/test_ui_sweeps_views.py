@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import copy
+import time
 from pathlib import Path
 from typing import Any
 
@@ -158,3 +159,40 @@ def test_budget_rows_epochs_to_target_unit() -> None:
     assert sf.epochs_to_target(epochs, "val_acc", 0.5) == 1
     assert sf.epochs_to_target(epochs, "val_loss", 1.5) == 1
     assert sf.epochs_to_target(epochs, "val_loss", 0.5) is None
+
+
+def test_history_lists_a_sweep_and_resumes_it(ui_page: Any) -> None:
+    from optlab.engine.sweep import run_trials
+    from optlab.engine.sweep_plan import plan
+    from optlab.engine.sweep_work import total_trials
+    from optlab.paths import db_path
+    from optlab.spec import parse_spec
+    from optlab.store.db import Store
+
+    spec = parse_spec(LR_MOM)
+    store = Store(db_path())
+    exp_id = store.create_experiment(
+        spec, kind="sweep", trials_total=total_trials(spec), status="running", source="cli"
+    )
+    store.write_trials(exp_id, run_trials(spec, plan(spec)[:4]))
+    store.set_status(exp_id, "interrupted", "the server stopped")
+    kept = {t["index"]: t["time"] for t in store.trial_rows(exp_id)}
+    at = ui_page("history")
+    table = at.dataframe[0].value
+    assert list(table["kind"]) == ["sweep"] and list(table["id"]) == [exp_id]
+    at.multiselect(key="history:pick").select(exp_id).run()
+    at.button(key="history:open").click().run()
+    assert any(f"?exp={exp_id}" in i.value and "Sweeps" in i.value for i in at.info)
+    at.button(key="history:resume").click().run()
+    assert not at.exception
+    deadline = time.monotonic() + 120
+    while Store(db_path()).get_experiment(exp_id)["status"] != "finished":
+        assert time.monotonic() < deadline, "the resumed sweep did not finish"
+        time.sleep(0.3)
+    rows = Store(db_path()).trial_rows(exp_id)
+    assert len(rows) == 24
+    assert all(rows[i]["time"] == t for i, t in kept.items())  # not run again
+    # the Sweeps page rebuilds the views from the store
+    page = ui_page("sweeps", query={"exp": exp_id})
+    assert any("24 / 24 trials" in (p.proto.text or "") for p in page.get("progress"))
+    assert any("(lr, momentum)" in str(c["layout"].get("title")) for c in _charts(page))
