@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -59,18 +60,30 @@ def sgd_map_spec(n: int = 50) -> dict[str, Any]:
     }
 
 
-def command(spec: dict[str, Any], tmp: Path) -> float:
-    """Wall time of ``python -m optlab sweep SPEC --no-store --quiet`` (the whole command)."""
+def command(spec: dict[str, Any], tmp: Path, cpu: list[float] | None = None) -> float:
+    """Wall time of ``python -m optlab sweep SPEC --no-store --quiet`` (the whole command);
+    its CPU time (user + system, which other load on the machine disturbs far less) is
+    appended to ``cpu``."""
     path = tmp / "spec.json"
     path.write_text(json.dumps(spec), encoding="utf-8")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     subprocess.run(
         [sys.executable, "-m", "optlab", "sweep", str(path), "--no-store", "--quiet",
          "--out", str(tmp / "out.json")],
         check=True, env=env, cwd=ROOT,
     )  # fmt: skip
-    return time.perf_counter() - t0
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if cpu is not None:
+        cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return wall
+
+
+def spread(values: list[float]) -> list[float]:
+    """[min, max] of the repeats (the machine may be shared: report the spread)."""
+    return [min(values), max(values)]
 
 
 def numpy_adam(starts: np.ndarray, steps: int, lr: float = 0.01) -> np.ndarray:
@@ -99,26 +112,43 @@ def bench_basins(repeats: int, tmp: Path) -> dict[str, float]:
     from optlab.spec import parse_spec
 
     big, one, ref, in_big, in_one = [], [], [], [], []
+    cpu_big: list[float] = []
+    cpu_one: list[float] = []
+    cpu_ref: list[float] = []
+    cpu_in_big: list[float] = []
+    cpu_in_one: list[float] = []
+    torch.set_num_threads(1)  # as the command (surfaces run on one thread)
     for _ in range(repeats):
-        for n, times in ((100, in_big), (1, in_one)):
-            t0 = time.perf_counter()
+        for n, times, cpu in ((100, in_big, cpu_in_big), (1, in_one, cpu_in_one)):
+            t0, c0 = time.perf_counter(), time.process_time()
             json.dumps(run_sweep(parse_spec(basin_spec(n))))
             times.append(time.perf_counter() - t0)
-        big.append(command(basin_spec(100), tmp))
-        one.append(command(basin_spec(1), tmp))
-        t0 = time.perf_counter()
+            cpu.append(time.process_time() - c0)
+        big.append(command(basin_spec(100), tmp, cpu_big))
+        one.append(command(basin_spec(1), tmp, cpu_one))
+        t0, c0 = time.perf_counter(), time.process_time()
         numpy_adam(starts, 500)
         ref.append(time.perf_counter() - t0)
-    marginal = statistics.median(big) - statistics.median(one)
-    out = {
-        "sweep_10000_s": statistics.median(big),
-        "sweep_1_s": statistics.median(one),
-        "marginal_s": marginal,
-        "numpy_adam_s": statistics.median(ref),
-        "in_process_marginal_s": statistics.median(in_big) - statistics.median(in_one),
+        cpu_ref.append(time.process_time() - c0)
+    med = statistics.median
+    out: dict[str, Any] = {
+        "sweep_10000_s": med(big),
+        "sweep_1_s": med(one),
+        "marginal_s": med(big) - med(one),
+        "numpy_adam_s": med(ref),
+        "in_process_marginal_s": med(in_big) - med(in_one),
+        "cpu_marginal_s": med(cpu_big) - med(cpu_one),
+        "cpu_in_process_marginal_s": med(cpu_in_big) - med(cpu_in_one),
+        "cpu_numpy_adam_s": med(cpu_ref),
+        "spread_sweep_10000_s": spread(big),
+        "spread_sweep_1_s": spread(one),
+        "spread_cpu_10000_s": spread(cpu_big),
+        "spread_cpu_1_s": spread(cpu_one),
     }
-    out["ratio"] = marginal / out["numpy_adam_s"]
+    out["ratio"] = out["marginal_s"] / out["numpy_adam_s"]
     out["in_process_ratio"] = out["in_process_marginal_s"] / out["numpy_adam_s"]
+    out["cpu_ratio"] = out["cpu_marginal_s"] / out["cpu_numpy_adam_s"]
+    out["cpu_in_process_ratio"] = out["cpu_in_process_marginal_s"] / out["cpu_numpy_adam_s"]
     return out
 
 
@@ -143,25 +173,33 @@ def bench_sgd_map(repeats: int, tmp: Path) -> dict[str, float]:
     problem = spec.problem.build()
     cells = [(lr, m) for lr in np.geomspace(0.01, 4.0, 50) for m in np.linspace(0.0, 0.99, 50)]
     sample = cells[::50]  # 50 cells across the whole range (diverging ones included)
-    inproc, cmd, loop = [], [], []
+    inproc, cmd, loop, cpu_in, cpu_loop = [], [], [], [], []
     diverged = 0
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         result = run_sweep(spec)
         inproc.append(time.perf_counter() - t0)
+        cpu_in.append(time.process_time() - c0)
         diverged = sum(t["status"] == "diverged" for t in result["trials"])
         cmd.append(command(sgd_map_spec(), tmp))
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         for lr, m in sample:
             textbook_cell(problem, problem.start, float(lr), float(m))
         loop.append((time.perf_counter() - t0) * len(cells) / len(sample))
-    out = {
-        "sweep_in_process_s": statistics.median(inproc),
-        "sweep_command_s": statistics.median(cmd),
-        "textbook_loop_scaled_s": statistics.median(loop),
+        cpu_loop.append((time.process_time() - c0) * len(cells) / len(sample))
+    med = statistics.median
+    out: dict[str, Any] = {
+        "sweep_in_process_s": med(inproc),
+        "sweep_command_s": med(cmd),
+        "textbook_loop_scaled_s": med(loop),
+        "cpu_sweep_in_process_s": med(cpu_in),
+        "cpu_textbook_loop_scaled_s": med(cpu_loop),
+        "spread_in_process_s": spread(inproc),
+        "spread_command_s": spread(cmd),
         "diverged_cells": float(diverged),
     }
     out["speedup"] = out["textbook_loop_scaled_s"] / out["sweep_in_process_s"]
+    out["cpu_speedup"] = out["cpu_textbook_loop_scaled_s"] / out["cpu_sweep_in_process_s"]
     return out
 
 

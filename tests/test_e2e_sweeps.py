@@ -29,7 +29,10 @@ LR_MOM: dict[str, Any] = {
     "name": "lr momentum e2e",
     "problem": {"name": "quadratic", "condition": 50, "angle": 0.0},
     "steps": 100,
-    "runs": [{"label": "SGD", "optimizer": {"name": "SGD", "lr": 0.1, "momentum": 0.5}}],
+    "runs": [
+        {"label": "SGD", "optimizer": {"name": "SGD", "lr": 0.1, "momentum": 0.5}},
+        {"label": "SGD wd", "optimizer": {"name": "SGD", "lr": 0.1, "weight_decay": 0.05}},
+    ],
     "sweep": {
         "axes": {
             "optimizer.lr": {"log": [0.05, 4.0], "num": 10},
@@ -118,22 +121,84 @@ def test_basin_map_fills_in_live_and_a_click_opens_the_run(dashboard_url: str, p
 
 def test_lr_momentum_map_shows_the_stability_boundary(dashboard_url: str, page: Any) -> None:
     open_sweep(page, dashboard_url, LR_MOM)
-    wait_until(page, lambda: page.get_by_text("80 / 80 trials").count(), 120, "the sweep's end")
+    wait_until(page, lambda: page.get_by_text("160 / 160 trials").count(), 180, "the sweep's end")
 
-    def traces() -> dict[str, dict[str, Any]]:
-        return {
-            t["name"]: t for p in plots(page) if "(lr, momentum)" in p["title"]
-            for t in p["traces"]
-        }  # fmt: skip
+    def traces() -> list[dict[str, Any]]:
+        return [t for p in plots(page) if "(lr, momentum)" in p["title"] for t in p["traces"]]
 
-    got = wait_until(page, lambda: traces().get("stability boundary lr·λmax = 2 + 2β"), 30, "it")
-    assert got["n"] == 60
-    names = list(traces())
-    assert any(n.startswith("optimal lr=") for n in names)
-    heat = traces()["steps to threshold"]
-    assert heat["type"] == "heatmap" and heat["n"] == 10
+    def boundaries() -> list[dict[str, Any]]:
+        return [t for t in traces() if t["name"] == "stability boundary lr·λmax = 2 + 2β"]
+
+    got = wait_until(page, lambda: len(boundaries()) == 2 and boundaries(), 30, "boundaries")
+    assert [t["n"] for t in got] == [60, 60]  # one per panel
+    assert sum(t["name"].startswith("optimal lr=") for t in traces()) == 2
+    heat = [t for t in traces() if t["type"] == "heatmap"]
+    assert [t["name"] for t in heat] == ["SGD: steps to threshold", "SGD wd: steps to threshold"]
+    assert all(t["n"] == 10 for t in heat)
     drawn = page.evaluate(
         "() => document.querySelectorAll('.js-plotly-plot .scatterlayer .trace path.js-line')"
         ".length"
     )
-    assert drawn >= 1
+    assert drawn >= 2
+
+
+def test_axes_editor_changes_the_sweep(dashboard_url: str, page: Any) -> None:
+    page.goto(f"{dashboard_url}/sweeps?{share.FORM_PARAM}={share.encode_form(LR_MOM)}")
+    wait_until(page, lambda: page.get_by_text("160 trials").count(), 60, "the trial count")
+    points = page.get_by_label("points").first
+    points.fill("4")
+    points.press("Enter")
+    wait_until(page, lambda: page.get_by_text("64 trials").count(), 30, "the new count")
+    frm = page.get_by_label("from", exact=True).first
+    frm.fill("-1")
+    frm.press("Enter")
+    wait_until(
+        page, lambda: page.get_by_text("sweep.axes.optimizer.lr").count(), 30, "the axis error"
+    )
+    assert page.get_by_role("button", name="Run sweep").count() == 0
+
+
+def test_cifar_seed_bands_fill_in(dashboard_url: str, page: Any) -> None:
+    from tests.test_ui_sweeps_views import _small_cifar
+
+    open_sweep(page, dashboard_url, _small_cifar())
+    wait_until(page, lambda: page.get_by_text("10 / 10 trials").count(), 400, "the sweep's end")
+
+    def bands(name: str) -> list[dict[str, Any]]:
+        found = [p for p in plots(page) if f"{name} per epoch" in p["title"]]
+        return list(found[0]["traces"]) if found else []
+
+    for name in ("val_loss", "val_acc"):
+        got = wait_until(page, lambda n=name: bands(n), 60, f"the {name} bands")
+        medians = sorted(t["name"] for t in got if "median of 3" in t["name"])
+        assert medians == ["Adam (median of 3)", "SGDM (median of 3)"]
+        assert all(t["n"] == 2 for t in got if "median" in t["name"])
+    assert page.get_by_text("epochs to target: metric").count() >= 1  # the table is a canvas
+
+
+def test_resume_button_finishes_an_interrupted_sweep(
+    streamlit_app: Any, tmp_path: Any, page: Any
+) -> None:
+    from optlab.engine.sweep import run_trials
+    from optlab.engine.sweep_plan import plan
+    from optlab.engine.sweep_work import total_trials
+    from optlab.spec import parse_spec
+    from optlab.store.db import Store
+
+    spec = parse_spec({k: v for k, v in LR_MOM.items() if k != "name"})
+    store = Store(tmp_path / "optlab.db")
+    exp_id = store.create_experiment(
+        spec, kind="sweep", trials_total=total_trials(spec), status="running", source="cli"
+    )
+    first = run_trials(spec, plan(spec)[:7])
+    first[0].final_loss = 123.0  # a trial run again would lose this number
+    store.write_trials(exp_id, first)
+    store.set_status(exp_id, "interrupted", "the server stopped")
+    url = streamlit_app("app.py", env={"OPTLAB_HOME": str(tmp_path), "OPTLAB_WORKERS": "1"})
+    page.goto(f"{url}/sweeps?exp={exp_id}")
+    wait_until(page, lambda: page.get_by_text("7 / 160 trials").count(), 60, "the stored part")
+    page.get_by_role("button", name="Resume").click()
+    wait_until(page, lambda: page.get_by_text("160 / 160 trials").count(), 180, "the end")
+    result = Store(tmp_path / "optlab.db").sweep_result(exp_id)
+    assert result["progress"] == {"done": 160, "total": 160}
+    assert result["trials"][0]["final_loss"] == 123.0

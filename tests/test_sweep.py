@@ -16,7 +16,7 @@ from optlab.cli.main import main
 from optlab.engine.experiment import run_experiment
 from optlab.engine.sweep import TrialResult, run_sweep, run_trials
 from optlab.engine.sweep_plan import Trial, plan, rerun_plan
-from optlab.engine.sweep_surface import _functional_sgd
+from optlab.engine.sweep_steppers import FixedSGD, functional_sgd_step
 from optlab.spec import ExperimentSpec, SpecError, parse_spec
 
 SGD_MAP: dict[str, Any] = {
@@ -173,10 +173,47 @@ def test_functional_sgd_is_sgd_step_bit_for_bit() -> None:
             g = torch.randn(2, dtype=torch.float64, generator=gen)
             a.grad, b.grad = g.clone(), g.clone()
             opt_a.step()
-            _functional_sgd(opt_b)
+            functional_sgd_step(opt_b)
             sched_a.step()
             sched.step()
             assert torch.equal(a.detach(), b.detach()), kwargs
+
+
+def test_fixed_sgd_is_sgd_step_bit_for_bit() -> None:
+    """The (lr, momentum) map's bulk stepper: the same as SGD.step, buffers in its state."""
+    rng = random.Random(7)
+    gen = torch.Generator().manual_seed(7)
+    for _ in range(40):
+        kwargs = {
+            "lr": 10 ** rng.uniform(-4, 0.5),
+            "momentum": rng.choice([0.0, 0.5, 0.9, rng.random()]),
+            "weight_decay": rng.choice([0.0, 0.01]),
+            "maximize": rng.random() < 0.2,
+            "nesterov": False,
+        }
+        if kwargs["momentum"] and rng.random() < 0.5:
+            kwargs["nesterov"] = True
+        start = torch.randn(2, dtype=torch.float64, generator=gen)
+        a, b = start.clone().requires_grad_(), start.clone().requires_grad_()
+        opt_a, opt_b = torch.optim.SGD([a], **kwargs), torch.optim.SGD([b], **kwargs)
+        assert FixedSGD.eligible(opt_b)
+        grad_b = torch.zeros(2, dtype=torch.float64)
+        b.grad = grad_b
+        fixed = FixedSGD(opt_b, b, grad_b)
+        for _ in range(30):
+            g = torch.randn(2, dtype=torch.float64, generator=gen)
+            a.grad = g.clone()
+            grad_b.copy_(g)
+            opt_a.step()
+            with torch.no_grad():
+                fixed.step()
+            assert torch.equal(a.detach(), b.detach()), kwargs
+        if kwargs["momentum"]:
+            buf_a, buf_b = opt_a.state[a]["momentum_buffer"], opt_b.state[b]["momentum_buffer"]
+            assert torch.equal(buf_a, buf_b)
+    two = torch.optim.SGD([torch.zeros(2, requires_grad=True)] * 1 + [torch.ones(2)], lr=0.1)
+    assert not FixedSGD.eligible(two)
+    assert not FixedSGD.eligible(torch.optim.Adam([torch.zeros(2, requires_grad=True)]))
 
 
 @pytest.fixture(scope="module")
@@ -365,3 +402,45 @@ def test_model_trial_limit(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPTLAB_MAX_MODEL_TRIALS", "4")
     with pytest.raises(SpecError, match="OPTLAB_MAX_MODEL_TRIALS"):
         plan(parse_spec(MODELS))
+
+
+def test_a_halton_sampled_trial_equals_a_plain_pytorch_loop() -> None:
+    """Sampled (not grid) points: each drawn (lr, momentum) trial is the textbook loop."""
+    spec = parse_spec(
+        {
+            **SGD_MAP,
+            "steps": 80,
+            "sweep": {
+                "mode": "halton",
+                "trials": 12,
+                "axes": {
+                    "optimizer.lr": {"log": [0.01, 1.0], "num": 2},
+                    "optimizer.momentum": {"linear": [0.0, 0.9], "num": 2},
+                },
+                "threshold": 1e-6,
+            },
+        }
+    )
+    trials = plan(spec)
+    result = run_sweep(spec)
+    lrs = [t.values["optimizer.lr"] for t in trials]
+    assert len(set(lrs)) == 12 and all(0.01 <= v <= 1.0 for v in lrs)  # drawn, not a grid
+    problem = spec.problem.build()
+    checked = 0
+    for i in _sample(len(trials), 5, seed=3):
+        got = result["trials"][i]
+        values = trials[i].values
+        xy = torch.tensor(problem.start, dtype=torch.float64, requires_grad=True)
+        opt = torch.optim.SGD(
+            [xy], lr=values["optimizer.lr"], momentum=values["optimizer.momentum"]
+        )
+        for _ in range(80):
+            loss = problem.value(xy[0], xy[1])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        if got["status"] == "finished":
+            assert got["final_params"] == xy.detach().tolist()
+            assert got["final_loss"] == float(problem.value(xy[0], xy[1]).detach())
+            checked += 1
+    assert checked >= 3

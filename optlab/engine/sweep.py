@@ -12,8 +12,11 @@ for bit on the CPU):
   real optimizer each on their row.  A diverged row stops counting: its gradient is
   masked to zero and its record frozen; the other rows go on.
 - ``torch.optim.SGD`` rows step through torch's own functional ``sgd`` (what
-  ``SGD.step`` calls, with the group's settings read each step), without
-  ``Optimizer.step``'s per-call hooks; tests check it against ``SGD.step``.
+  ``SGD.step`` calls, with the group's settings), without ``Optimizer.step``'s per-call
+  hooks; a constant one-cell SGD (the (lr, momentum) map) resolves its arguments once
+  and all such cells step in one ``no_grad`` (:mod:`.sweep_steppers`); tests check both
+  against ``SGD.step``.  While thousands of per-trial records are built, Python's cyclic
+  GC is paused (they hold no cycles; each collection would walk all of torch's objects).
 - Closure optimizers (LBFGS…) and ``clip_grad_norm`` run as single experiments.
 
 Only summary numbers are kept per trial (final/best loss, steps to threshold,
@@ -23,6 +26,9 @@ would; :func:`run_trials` takes any subset of a plan (a worker may get a slice).
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -71,6 +77,19 @@ __all__ = [
 # --------------------------------------------------------------------------- public
 
 
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic GC (restored after, as it was): a 10,000-trial sweep allocates
+    some 100,000 acyclic records, and each generation-2 pass walks every live object."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 def run_trials(
     spec: ExperimentSpec,
     trials: list[Trial],
@@ -95,7 +114,8 @@ def run_trials(
             on_result(result)
 
     if spec.is_surface:
-        run_surface(spec, trials, emit, should_stop)
+        with gc_paused():
+            run_surface(spec, trials, emit, should_stop)
     else:
         stopped = False
         for trial in trials:
@@ -171,7 +191,8 @@ def run_sweep(
     threads: int | None = None,
 ) -> dict[str, Any]:
     """Plan, run (then tune's re-runs) and summarize: ``{"spec", "trials", "summary"}``."""
-    trials = plan(spec)
+    with gc_paused():
+        trials = plan(spec)
     results = run_trials(
         spec, trials, on_result=on_result, should_stop=should_stop, threads=threads
     )
@@ -181,8 +202,9 @@ def run_sweep(
         results += run_trials(
             spec, reruns, on_result=on_result, should_stop=should_stop, threads=threads
         )
-    return {
-        "spec": spec.to_dict(),
-        "trials": [r.to_dict() for r in sorted(results, key=lambda r: r.index)],
-        "summary": summarize(spec, results),
-    }
+    with gc_paused():
+        return {
+            "spec": spec.to_dict(),
+            "trials": [r.to_dict() for r in sorted(results, key=lambda r: r.index)],
+            "summary": summarize(spec, results),
+        }

@@ -15,11 +15,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.optim.sgd import sgd as functional_sgd
 
-from optlab.catalog import optimizers
 from optlab.engine.lockstep import build_run_optimizer
-from optlab.engine.run_optimizer import RunOptimizer
 from optlab.engine.sweep_plan import (
     Trial,
     axis_kinds,
@@ -34,8 +31,15 @@ from optlab.engine.sweep_results import (
     single_result,
     sweep_threshold,
 )
+from optlab.engine.sweep_steppers import (
+    FixedSGD,
+    Group,
+    functional_sgd_step,
+    needs_single,
+    shareable,
+)
 from optlab.problem import Surface
-from optlab.spec import ExperimentSpec, RunSpec, SchedulerSpec
+from optlab.spec import ExperimentSpec, RunSpec
 
 DTYPE = torch.float64
 
@@ -45,68 +49,6 @@ NOISE_BYTES = 256 * 2**20
 
 
 MAX_BLOCK_ROWS = 20_000
-
-
-def _has_plateau(sched: SchedulerSpec | None) -> bool:
-    if sched is None:
-        return False
-    if sched.name == "ReduceLROnPlateau":
-        return True
-    return any(_has_plateau(s) for s in sched.schedulers or [])
-
-
-def _needs_single(run: RunSpec) -> bool:
-    stepping = run.optimizer.inner or run.optimizer
-    return run.clip_grad_norm is not None or optimizers.get_info(stepping.name).needs_closure
-
-
-def _shareable(run: RunSpec) -> bool:
-    """B trials with these settings can share one optimizer on a (B, 2) leaf."""
-    info = optimizers.get_info(run.optimizer.name)
-    return info.elementwise and not info.needs_closure and not _has_plateau(run.scheduler)
-
-
-class _Group:
-    """Rows ``lo … hi-1`` of a block stepped by one real optimizer."""
-
-    def __init__(self, lo: int, hi: int, run: RunSpec) -> None:
-        self.lo, self.hi, self.run = lo, hi, run
-        self.opt: RunOptimizer | None = None
-        self.leaf: torch.Tensor | None = None
-        self.error = ""
-        self.fast_sgd = False
-        self.alive = True
-
-
-@torch.no_grad()  # as SGD.step (not differentiable)
-def _functional_sgd(optimizer: torch.optim.Optimizer) -> None:
-    """``torch.optim.SGD.step`` on single-tensor groups, through torch's functional ``sgd``.
-
-    The same call with the same arguments ``SGD.step`` makes (and the same momentum
-    buffers in ``optimizer.state``), without ``Optimizer.step``'s hooks and profiling.
-    """
-    for group in optimizer.param_groups:
-        for p in group["params"]:
-            if p.grad is None:
-                continue
-            state = optimizer.state[p]
-            bufs = [state.get("momentum_buffer")] if group["momentum"] != 0 else [None]
-            functional_sgd(
-                [p],
-                [p.grad],
-                bufs,
-                weight_decay=group["weight_decay"],
-                momentum=group["momentum"],
-                lr=group["lr"],
-                dampening=group["dampening"],
-                nesterov=group["nesterov"],
-                maximize=group["maximize"],
-                has_sparse_grad=False,
-                foreach=group["foreach"],
-                fused=group["fused"],
-            )
-            if group["momentum"] != 0:
-                state["momentum_buffer"] = bufs[0]
 
 
 class _SurfaceBlock:
@@ -140,28 +82,31 @@ class _SurfaceBlock:
                 self.noise[:, i] = cache[key]
         (bx0, bx1), (by0, by1) = problem.divergence_box()
         self.lo, self.hi = np.array([bx0, by0]), np.array([bx1, by1])
+        self.inner = (max(bx0, by0), min(bx1, by1))  # a square inside the box
         self.active = np.ones(n, dtype=bool)
+        self.all_active = True  # no row has ended yet (the cheap checks apply)
         self.status = ["running"] * n
         self.message = [""] * n
         self.diverged_at: list[int | None] = [None] * n
         self.best = np.full(n, np.inf)
         self.final = np.full(n, np.nan)
         self.hit = np.full(n, -1, dtype=np.int64)
+        self._lists: tuple[list[Any], ...] | None = None
         self.groups = self._build_groups()
 
-    def _build_groups(self) -> list[_Group]:
-        groups: list[_Group] = []
+    def _build_groups(self) -> list[Group]:
+        groups: list[Group] = []
         i, n = 0, len(self.trials)
         while i < n:
             j = i + 1
             run = self.runs[i]
-            if _shareable(run):
+            if shareable(run):
                 while j < n and self.runs[j] is run:
                     j += 1
-            groups.append(_Group(i, j, run))
+            groups.append(Group(i, j, run))
             i = j
         for g in groups:
-            if _shareable(g.run) and g.hi - g.lo > 1:
+            if shareable(g.run) and g.hi - g.lo > 1:
                 leaf = self.buffer[g.lo : g.hi].detach().requires_grad_()
                 grad = self.grad[g.lo : g.hi]
             else:  # one trial: a (2,) leaf, as in a single run
@@ -174,51 +119,50 @@ class _SurfaceBlock:
                 continue
             leaf.grad = grad
             g.fast_sgd = type(opt.optimizer) is torch.optim.SGD
+            if opt.scheduler is None and not opt.plan.later and FixedSGD.eligible(opt.optimizer):
+                g.fixed = FixedSGD(opt.optimizer, leaf, grad)  # type: ignore[arg-type]
         return groups
+
+    def _live(self) -> tuple[list[Group], list[Group]]:
+        """The groups with rows still running: (general, fixed SGD)."""
+        for g in self.groups:
+            if g.alive and not self.active[g.lo : g.hi].any():
+                g.alive = False
+        live = [g for g in self.groups if g.alive]
+        return [g for g in live if g.fixed is None], [g for g in live if g.fixed is not None]
 
     def _end(self, rows: Iterable[int], status: str, message: str = "") -> None:
         for i in rows:
+            self.all_active = False
             if self.active[i]:
                 self.active[i] = False
                 self.status[i], self.message[i] = status, message
 
     def _objective(self, xy: torch.Tensor, t: int) -> tuple[torch.Tensor, torch.Tensor]:
-        value = self.problem.value(xy[..., 0], xy[..., 1])
-        if self.noise is None:
+        if self.noise is None:  # one backward node (two selects each scatter into zeros)
+            value = self.problem.value(*xy.unbind(-1))
             return value, value
+        # as a single run: the noise term's gradient joins the surface's at the selects
+        value = self.problem.value(xy[..., 0], xy[..., 1])
         uv = self.noise[t]
         return value, value + uv[:, 0] * xy[..., 0] + uv[:, 1] * xy[..., 1]
 
-    def run(self, should_stop: ShouldStop | None, on_done: Callable[[list[int]], None]) -> bool:
-        """Step to the end; ``on_done(rows)`` as rows end.  False if stopped."""
-        last = time.perf_counter()
-        failed = row_list(np.flatnonzero(~self.active))  # optimizers that could not be built
-        if failed:
-            on_done(failed)
-        for t in range(self.steps):
-            live = [g for g in self.groups if g.alive]
-            if not live:
-                break
-            if should_stop is not None:
-                now = time.perf_counter()
-                if now - last >= POLL_SECONDS:
-                    last = now
-                    if should_stop():
-                        rows = row_list(np.flatnonzero(self.active))
-                        self._end(rows, "cancelled", f"cancelled at step {t}")
-                        on_done(rows)
-                        return False
-            for g in live:
-                assert g.opt is not None
-                if g.opt.plan.later:  # frozen groups that join later
-                    g.opt.join_groups(t)
-                g.opt.before_update()  # scheduler_first: the scheduler steps first
-            xy = self.buffer.detach().requires_grad_()
-            value, loss = self._objective(xy, t)
-            loss.sum().backward()
-            assert xy.grad is not None
-            self.grad.copy_(xy.grad)
-            values = value.detach().numpy()
+    def _in_bounds(self, values: np.ndarray) -> bool:
+        """Every row finite and inside the box, checked with a few whole-array reductions
+        (the per-row test below gives the same answer whenever this one says yes)."""
+        points, grads = self.points, self.grads
+        return bool(
+            np.isfinite(values.sum())
+            and np.abs(grads).max() < 1e300  # so every gradient norm is finite
+            and points.min() >= self.inner[0]  # whole-array reductions: contiguous, cheap
+            and points.max() <= self.inner[1]
+        )
+
+    def _check(self, t: int, values: np.ndarray, on_done: Callable[[list[int]], None]) -> bool:
+        """End the rows that diverged at ``t``; record best loss and threshold step of the
+        rest.  True if any row ended."""
+        bad: np.ndarray | None = None
+        if not (self.all_active and self._in_bounds(values)):
             points, grads = self.points, self.grads
             norms = np.hypot(grads[:, 0], grads[:, 1])
             ok = (
@@ -230,31 +174,76 @@ class _SurfaceBlock:
                 & (points[:, 1] <= self.hi[1])
             )
             bad = self.active & ~ok
-            if bad.any():
-                rows = row_list(np.flatnonzero(bad))
-                for i in rows:
-                    self.diverged_at[i] = t
-                self._end(
-                    rows,
-                    "diverged",
-                    f"diverged at step {t}: the loss or the point left the finite, bounded region",
-                )
-                on_done(rows)
-            counted = self.active  # rows recorded at t (ok and still running)
+            if not bad.any():
+                bad = None
+        if bad is not None:
+            rows = row_list(np.flatnonzero(bad))
+            for i in rows:
+                self.diverged_at[i] = t
+            self._end(
+                rows,
+                "diverged",
+                f"diverged at step {t}: the loss or the point left the finite, bounded region",
+            )
+            on_done(rows)
+        counted = self.active  # rows recorded at t (ok and still running)
+        if self.all_active:
+            np.minimum(self.best, values, out=self.best)
+        else:
             np.minimum(self.best, np.where(counted, values, np.inf), out=self.best)
-            if self.threshold is not None:
-                reach = counted & (values <= self.threshold) & (self.hit < 0)
-                self.hit[reach] = t
-            if not self.active.all():  # ended rows stop counting in shared optimizers
+        if self.threshold is not None:
+            reach = (values <= self.threshold) & (self.hit < 0)
+            np.putmask(self.hit, reach if self.all_active else reach & counted, t)
+        return bad is not None
+
+    def run(self, should_stop: ShouldStop | None, on_done: Callable[[list[int]], None]) -> bool:
+        """Step to the end; ``on_done(rows)`` as rows end.  False if stopped."""
+        last = time.perf_counter()
+        failed = row_list(np.flatnonzero(~self.active))  # optimizers that could not be built
+        if failed:
+            on_done(failed)
+        general, fixed = self._live()
+        for t in range(self.steps):
+            if not general and not fixed:
+                break
+            if should_stop is not None:
+                now = time.perf_counter()
+                if now - last >= POLL_SECONDS:
+                    last = now
+                    if should_stop():
+                        rows = row_list(np.flatnonzero(self.active))
+                        self._end(rows, "cancelled", f"cancelled at step {t}")
+                        on_done(rows)
+                        return False
+            for g in general:
+                assert g.opt is not None
+                if g.opt.plan.later:  # frozen groups that join later
+                    g.opt.join_groups(t)
+                g.opt.before_update()  # scheduler_first: the scheduler steps first
+            xy = self.buffer.detach().requires_grad_()
+            value, loss = self._objective(xy, t)
+            loss.sum().backward()
+            assert xy.grad is not None
+            self.grad.copy_(xy.grad)
+            values = value.detach().numpy()
+            bad = self._check(t, values, on_done)
+            if bad:
+                general, fixed = self._live()
+            if not self.all_active:  # ended rows stop counting in shared optimizers
                 self.grad[torch.from_numpy(~self.active)] = 0.0
-            for g in live:
+            with torch.no_grad():  # as SGD.step
+                for g in fixed:
+                    assert g.fixed is not None
+                    g.fixed.step()
+            for g in general:
                 failed = self._step(g, t, values)
                 if failed:
                     on_done(failed)
+                    general, fixed = self._live()
         self._finish(on_done)
         return True
 
-    def _step(self, g: _Group, t: int, values: np.ndarray) -> list[int]:
+    def _step(self, g: Group, t: int, values: np.ndarray) -> list[int]:
         """One update of the group's optimizer; the rows it ended if it failed."""
         if not self.active[g.lo : g.hi].any():
             g.alive = False
@@ -263,7 +252,7 @@ class _SurfaceBlock:
         assert opt is not None
         try:
             if g.fast_sgd:
-                _functional_sgd(opt.optimizer)
+                functional_sgd_step(opt.optimizer)
             else:
                 opt.optimizer.step()
             if opt.scheduler is not None:
@@ -296,19 +285,27 @@ class _SurfaceBlock:
                     "the loss or the point left the finite, bounded region"
                 )
         self.active[:] = False
+        self._lists = (
+            self.final.tolist(), self.best.tolist(), self.hit.tolist(), self.points.tolist()
+        )  # fmt: skip
         on_done(rows)
 
     def result(self, i: int) -> TrialResult:
         finished = self.status[i] == "finished"
-        best = float(self.best[i])
+        if self._lists is not None:  # at the end: all the numbers as Python lists, once
+            final_all, best_all, hit_all, points_all = self._lists
+            final, best, hit, point = final_all[i], best_all[i], hit_all[i], points_all[i]
+        else:  # a row ending during the run
+            final, best, hit = float(self.final[i]), float(self.best[i]), int(self.hit[i])
+            point = self.points[i].tolist()
         return TrialResult.of(
             self.trials[i],
             self.status[i],
             diverged_at=self.diverged_at[i],
-            final_loss=float(self.final[i]) if finished else None,
+            final_loss=final if finished else None,
             best_loss=best if math.isfinite(best) else None,
-            steps_to_threshold=int(self.hit[i]) if self.hit[i] >= 0 else None,
-            final_params=self.points[i].tolist() if finished else None,
+            steps_to_threshold=hit if hit >= 0 else None,
+            final_params=point if finished else None,
             message=self.message[i],
         )
 
@@ -333,7 +330,7 @@ def run_surface(
             for name, value in run_values.items():
                 run = set_path(run, name.split("."), value)
             run_cache[run_key] = run
-        if _needs_single(run):
+        if needs_single(run):
             singles.append(trial)
             continue
         block_values = {k: v for k, v in trial.values.items() if kinds.get(k) == "block"}

@@ -292,12 +292,13 @@ SWEEP_PRESETS: tuple[Preset, ...] = (
         "sweep_cifar_sgdm_adam",
         "SGDM vs Adam on CIFAR-10: equal budgets, 3 seeds",
         "sweeps",
-        "The same 4 lr draws for each optimizer on the bundled sample (1 epoch), the best "
-        "re-run with 3 new seeds: median and spread, small enough for a CPU.",
+        "The same 4 lr draws for each optimizer on the bundled sample (3 epochs), the best "
+        "re-run with 3 new seeds: loss and accuracy curves as median and band over the "
+        "seeds, small enough for a CPU.",
         {
             "name": "SGDM vs Adam on CIFAR-10 (sample): equal budgets",
             "problem": {"name": "cifar10_cnn", "train_limit": 1024, "val_limit": 512},
-            "epochs": 1,
+            "epochs": 3,
             "batch_size": 64,
             "runs": [_sgd("SGDM", 0.01, momentum=0.9), _opt("Adam", "Adam", 0.001)],
             "sweep": {

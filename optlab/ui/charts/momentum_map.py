@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
 
 def hessian_eigenvalues(problem: Any, at: tuple[float, float]) -> tuple[float, float]:
@@ -42,66 +43,101 @@ def lr_momentum_map(
     eigenvalues: tuple[float, float] | None = None,
     optimal: bool = False,
 ) -> go.Figure:
-    """Steps to threshold over (lr, momentum), with lr·λ_max = 2 + 2β and the optimum."""
+    """Steps to threshold over (lr, momentum), one panel per run (optimizer), each with
+    the boundary lr·λ_max = 2 + 2β and (``optimal``) Distill's optimum."""
     trials = [
         t
         for t in result["trials"]
         if isinstance(t["values"].get(lr_axis), int | float)
         and isinstance(t["values"].get(momentum_axis), int | float)
     ]
+    names = [r["label"] for r in result["spec"]["runs"]] or ["run"]
     lrs = sorted({float(t["values"][lr_axis]) for t in trials})
     moms = sorted({float(t["values"][momentum_axis]) for t in trials})
+    fig = make_subplots(rows=1, cols=len(names), subplot_titles=names, shared_yaxes=True)
+    steps_seen = [s for t in trials if (s := t.get("steps_to_threshold")) is not None]
+    zmax = max(steps_seen, default=1)
+    for k, label in enumerate(names):
+        z, status = _grid([t for t in trials if t["run"] == label], lrs, moms, lr_axis,
+                          momentum_axis)  # fmt: skip
+        fig.add_heatmap(
+            x=lrs,
+            y=moms,
+            z=z,
+            zmin=0,
+            zmax=zmax,
+            customdata=status,
+            colorscale="Viridis_r",
+            showscale=k == len(names) - 1,
+            colorbar={"title": "steps to threshold"},
+            hovertemplate=f"{label}<br>lr=%{{x:.4g}}<br>momentum=%{{y:.3f}}<br>steps=%{{z}}"
+            "<br>%{customdata}<extra></extra>",
+            name=f"{label}: steps to threshold",
+            row=1,
+            col=k + 1,
+        )
+        if eigenvalues is not None:
+            _overlays(fig, eigenvalues, moms, optimal, k)
+    fig.update_xaxes(title=lr_axis, type="log", range=_log_range(lrs))
+    fig.update_yaxes(range=[min(moms, default=0.0), max(moms, default=1.0)])
+    fig.update_yaxes(title=momentum_axis, row=1, col=1)
+    fig.update_layout(
+        title="(lr, momentum) map: steps to threshold, one panel per run",
+        height=460,
+        legend={"orientation": "h", "y": -0.25},
+        margin={"l": 60, "r": 20, "t": 70, "b": 60},
+        uirevision="sweep",
+    )
+    return fig
+
+
+def _grid(
+    trials: list[dict[str, Any]], lrs: list[float], moms: list[float], lr_axis: str, mom_axis: str
+) -> tuple[np.ndarray, list[list[str]]]:
+    """One run's steps to threshold on the (momentum, lr) grid, and each cell's status."""
     z = np.full((len(moms), len(lrs)), np.nan)
     status = [["" for _ in lrs] for _ in moms]
     col = {v: i for i, v in enumerate(lrs)}
     row = {v: i for i, v in enumerate(moms)}
     for t in trials:
-        i, j = row[float(t["values"][momentum_axis])], col[float(t["values"][lr_axis])]
+        i, j = row[float(t["values"][mom_axis])], col[float(t["values"][lr_axis])]
         steps = t.get("steps_to_threshold")
         z[i, j] = np.nan if steps is None else steps
         status[i][j] = t["status"] if steps is not None or t["status"] != "finished" else "slow"
-    fig = go.Figure()
-    fig.add_heatmap(
-        x=lrs,
-        y=moms,
-        z=z,
-        customdata=status,
-        colorscale="Viridis_r",
-        colorbar={"title": "steps to threshold"},
-        hovertemplate="lr=%{x:.4g}<br>momentum=%{y:.3f}<br>steps=%{z}<br>%{customdata}"
-        "<extra></extra>",
-        name="steps to threshold",
+    return z, status
+
+
+def _overlays(
+    fig: go.Figure, eigenvalues: tuple[float, float], moms: list[float], optimal: bool, k: int
+) -> None:
+    """The stability boundary (and the optimum) on panel ``k``; the legend names them once."""
+    lam_min, lam_max = eigenvalues
+    top = max(moms) if moms else 0.99
+    betas = np.linspace(0.0, max(top, 0.0), 60)
+    fig.add_scatter(
+        x=(2.0 + 2.0 * betas) / lam_max,
+        y=betas,
+        mode="lines",
+        line={"color": "red", "width": 3, "dash": "dash"},
+        name="stability boundary lr·λmax = 2 + 2β",
+        legendgroup="boundary",
+        showlegend=k == 0,
+        row=1,
+        col=k + 1,
     )
-    if eigenvalues is not None:
-        lam_min, lam_max = eigenvalues
-        top = max(moms) if moms else 0.99
-        betas = np.linspace(0.0, max(top, 0.0), 60)
+    if optimal:
+        lr_opt, beta_opt = optimal_momentum(lam_min, lam_max)
         fig.add_scatter(
-            x=(2.0 + 2.0 * betas) / lam_max,
-            y=betas,
-            mode="lines",
-            line={"color": "red", "width": 3, "dash": "dash"},
-            name="stability boundary lr·λmax = 2 + 2β",
+            x=[lr_opt],
+            y=[beta_opt],
+            mode="markers",
+            marker={"symbol": "star", "size": 18, "color": "white", "line": {"width": 2}},
+            name=f"optimal lr={lr_opt:.3g}, momentum={beta_opt:.3f}",
+            legendgroup="optimal",
+            showlegend=k == 0,
+            row=1,
+            col=k + 1,
         )
-        if optimal:
-            lr_opt, beta_opt = optimal_momentum(lam_min, lam_max)
-            fig.add_scatter(
-                x=[lr_opt],
-                y=[beta_opt],
-                mode="markers",
-                marker={"symbol": "star", "size": 18, "color": "white", "line": {"width": 2}},
-                name=f"optimal lr={lr_opt:.3g}, momentum={beta_opt:.3f}",
-            )
-    fig.update_layout(
-        title="(lr, momentum) map: steps to threshold",
-        xaxis={"title": lr_axis, "type": "log", "range": _log_range(lrs)},
-        yaxis={"title": momentum_axis, "range": [min(moms, default=0.0), max(moms, default=1.0)]},
-        height=460,
-        legend={"orientation": "h", "y": -0.2},
-        margin={"l": 60, "r": 20, "t": 50, "b": 60},
-        uirevision="sweep",
-    )
-    return fig
 
 
 def _log_range(values: list[float]) -> list[float] | None:

@@ -251,7 +251,8 @@ def band_trials(result: dict[str, Any], label: str) -> list[dict[str, Any]]:
 
 
 def seed_bands(result: dict[str, Any], name: str = "val_loss") -> go.Figure:
-    """Per optimizer, the per-epoch ``name`` as median with a min–max band over seeds."""
+    """Per optimizer, the per-epoch ``name`` (``val_loss``, ``train_loss``, ``val_acc``) as
+    median with a min–max band over seeds."""
     fig = go.Figure()
     for k, label in enumerate(labels(result)):
         color = PALETTE[k % len(PALETTE)]
@@ -296,26 +297,53 @@ def seed_bands(result: dict[str, Any], name: str = "val_loss") -> go.Figure:
     return fig
 
 
-def budget_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
-    """The equal-budget table: per optimizer its best configuration and the seed spread."""
+def epochs_to_target(epochs: list[dict[str, Any]], name: str, target: float) -> int | None:
+    """The first epoch whose ``name`` reaches ``target`` (at or above it for accuracy, at
+    or below it for a loss); None if none does."""
+    higher = name.endswith("acc")
+    for e in epochs:
+        v = _finite(e.get(name))
+        if v is not None and (v >= target if higher else v <= target):
+            return int(e["epoch"])
+    return None
+
+
+def budget_rows(
+    result: dict[str, Any], target: tuple[str, float] | None = None
+) -> list[dict[str, Any]]:
+    """The equal-budget table: per optimizer its best configuration, the seed spread and
+    steps (surfaces) or epochs (models, over the re-run seeds: ``target`` = (metric,
+    level), else val loss at the sweep's threshold) to reach the target."""
+    threshold = (result["spec"].get("sweep") or {}).get("threshold")
+    if target is None and threshold is not None:
+        target = ("val_loss", float(threshold))
     rows = []
     for label, entry in (result.get("summary") or {}).items():
         best = entry.get("best") or {}
         rerun = entry.get("rerun") or {}
         iqr = rerun.get("iqr")
-        rows.append(
-            {
-                "optimizer": label,
-                "trials": entry.get("trials"),
-                "diverged": entry.get("diverged"),
-                "best configuration": json.dumps(best.get("values")) if best else "—",
-                "best final loss": best.get("final_loss"),
-                "best val acc": best.get("val_acc"),
-                "steps to threshold": best.get("steps_to_threshold"),
-                "re-run median": rerun.get("median"),
-                "re-run min": rerun.get("min"),
-                "re-run max": rerun.get("max"),
-                "re-run IQR": f"{iqr[0]:.4g} – {iqr[1]:.4g}" if iqr else None,
-            }
-        )
+        row = {
+            "optimizer": label,
+            "trials": entry.get("trials"),
+            "diverged": entry.get("diverged"),
+            "best configuration": json.dumps(best.get("values")) if best else "—",
+            "best final loss": best.get("final_loss"),
+            "best val acc": best.get("val_acc"),
+            "steps to threshold": best.get("steps_to_threshold"),
+            "re-run median": rerun.get("median"),
+            "re-run min": rerun.get("min"),
+            "re-run max": rerun.get("max"),
+            "re-run IQR": f"{iqr[0]:.4g} – {iqr[1]:.4g}" if iqr else None,
+        }
+        seeds = [t for t in band_trials(result, label) if t.get("epochs")]
+        if seeds and target is not None:
+            reach = [epochs_to_target(t["epochs"], *target) for t in seeds]
+            got = [r for r in reach if r is not None]
+            row["steps to threshold"] = None
+            row[f"epochs to {target[0]} {'≥' if target[0].endswith('acc') else '≤'} "
+                f"{target[1]:g}"] = (
+                f"{float(np.median(got)):g} (reached by {len(got)} of {len(reach)} seeds)"
+                if got else f"not reached ({len(reach)} seeds)"
+            )  # fmt: skip
+        rows.append(row)
     return rows

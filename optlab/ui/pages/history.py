@@ -44,6 +44,7 @@ def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
                 "id": r["id"],
                 "problem": (r["spec"].get("problem") or {}).get("name", "?"),
                 "runs": ", ".join(run.get("label", "") for run in r["spec"].get("runs", [])),
+                "kind": r.get("kind") or "experiment",
                 "status": r["status"],
                 "created": dt.datetime.fromtimestamp(r["created"]),
                 "from": "CLI" if r.get("source") == "cli" else "dashboard",

@@ -21,6 +21,7 @@ from optlab.spec import SpecError, parse_spec
 from optlab.ui import presets
 from optlab.ui.charts import momentum_map
 from optlab.ui.charts import sweep_figures as sf
+from optlab.ui.forms.sweep_axes import axes_editor
 from optlab.ui.frame.sidebar import open_page
 from optlab.ui.services import experiment_or_none, manager, store
 from optlab.ui.state import client, navigation, page_state
@@ -37,13 +38,6 @@ def _load(spec: dict[str, Any]) -> None:
 
 
 # --------------------------------------------------------------------------- the editor
-
-
-def _axes_rows(sweep: dict[str, Any]) -> list[dict[str, str]]:
-    return [
-        {"axis": name, "values": json.dumps(form)}
-        for name, form in (sweep.get("axes") or {}).items()
-    ]
 
 
 def _editor(draft: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
@@ -68,30 +62,21 @@ def _editor(draft: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
         edited = base
     st.markdown("#### Axes")
     st.caption(
-        "One row per axis: a dotted path (`optimizer.lr`, `optimizer.momentum`, `seed`, "
-        '`problem.start` …) and its values: a list, `{"log": [lo, hi], "num": n}`, '
-        '`{"linear": [lo, hi], "num": n}`, `{"range": [a, b]}`, or for `problem.start` '
-        '`{"grid": [[x0, x1], [y0, y1]], "num": [nx, ny]}`.'
+        "Each axis is swept over every run: the paths offered are those that apply to all "
+        "of them.  Log and linear points include both ends; a range is the integers "
+        "from ≤ k < to."
     )
-    rows = st.data_editor(
-        _axes_rows(sweep),
-        num_rows="dynamic",
-        width="stretch",
-        key=drafts.wkey(PAGE, "axes"),
-        column_config={
-            "axis": st.column_config.TextColumn("axis", required=True),
-            "values": st.column_config.TextColumn("values (JSON)", required=True, width="large"),
-        },
-    )
-    axes_out: dict[str, Any] = {}
-    for row in rows or []:
-        name = str(row.get("axis") or "").strip()
-        if not name:
-            continue
-        try:
-            axes_out[name] = json.loads(str(row.get("values") or ""))
-        except ValueError:
-            problems.append(f"sweep.axes.{name}: the values are not valid JSON")
+    axes_out, axis_problems = axes_editor(edited, sweep.get("axes") or {}, drafts.wkey(PAGE, "ax"))
+    problems += axis_problems
+    new_sweep = _options(sweep, problems)
+    new_sweep["axes"] = axes_out
+    with st.expander("Sweep as JSON (advanced)"):
+        st.code(json.dumps(new_sweep, indent=1), language="json")
+    return {**edited, "sweep": new_sweep}, problems
+
+
+def _options(sweep: dict[str, Any], problems: list[str]) -> dict[str, Any]:
+    """Mode and trials, seeds, threshold and the equal-budget ``tune``."""
     c1, c2, c3, c4 = st.columns(4)
     modes = ["grid", "random", "halton"]
     mode = c1.selectbox(
@@ -100,10 +85,11 @@ def _editor(draft: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
         index=modes.index(sweep.get("mode", "grid")) if sweep.get("mode") in modes else 0,
         key=drafts.wkey(PAGE, "mode"),
     )
+    tune = sweep.get("tune") or {}
     trials = c2.number_input(
         "trials per run (random, halton)",
         min_value=1,
-        value=int(sweep.get("trials") or 16),
+        value=int(sweep.get("trials") or tune.get("trials") or 16),
         key=drafts.wkey(PAGE, "trials"),
         disabled=mode == "grid",
     )
@@ -118,22 +104,46 @@ def _editor(draft: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
         "threshold (loss)",
         "" if sweep.get("threshold") is None else repr(sweep["threshold"]),
         key=drafts.wkey(PAGE, "threshold"),
+        help="steps (epochs) to threshold: the first with loss (val loss) at or below it",
     )
-    new_sweep: dict[str, Any] = {"mode": mode, "axes": axes_out}
-    if mode != "grid":
-        new_sweep["trials"] = int(trials)
+    out: dict[str, Any] = {"mode": mode}
     if seeds:
-        new_sweep["seeds"] = int(seeds)
+        out["seeds"] = int(seeds)
     elif isinstance(sweep.get("seeds"), list):
-        new_sweep["seeds"] = sweep["seeds"]
+        out["seeds"] = sweep["seeds"]
     if threshold.strip():
         try:
-            new_sweep["threshold"] = float(threshold)
+            out["threshold"] = float(threshold)
         except ValueError:
             problems.append("sweep.threshold: not a number")
-    if sweep.get("tune"):
-        new_sweep["tune"] = sweep["tune"]
-    return {**edited, "sweep": new_sweep}, problems
+    t1, t2, t3 = st.columns(3)
+    tuned = t1.toggle(
+        "equal-budget tune",
+        value=bool(tune),
+        key=drafts.wkey(PAGE, "tune"),
+        disabled=mode == "grid",
+        help="each run's draws, then its best configuration re-run with new seeds",
+    )
+    metrics = ["final_loss", "val_loss", "val_acc"]
+    metric = t2.selectbox(
+        "tune metric",
+        metrics,
+        index=metrics.index(tune.get("metric", "final_loss")),
+        key=drafts.wkey(PAGE, "tune-metric"),
+        disabled=not tuned or mode == "grid",
+    )
+    reruns = t3.number_input(
+        "re-run seeds",
+        min_value=1,
+        value=int(tune.get("rerun_seeds") or 3),
+        key=drafts.wkey(PAGE, "tune-seeds"),
+        disabled=not tuned or mode == "grid",
+    )
+    if tuned and mode != "grid":
+        out["tune"] = {"trials": int(trials), "metric": metric, "rerun_seeds": int(reruns)}
+    elif mode != "grid":
+        out["trials"] = int(trials)
+    return out
 
 
 def _validate(draft: dict[str, Any]) -> tuple[Any, list[str]]:
@@ -187,6 +197,16 @@ def _views(exp_id: str) -> None:
     result = store().sweep_result(exp_id)
     if exp["status"] in ACTIVE and st.button("Cancel sweep", key=f"cancel:{exp_id}"):
         manager().cancel(exp_id)
+    if exp["status"] == "interrupted" and st.button(
+        "Resume", key=f"resume:{exp_id}", icon=":material/play_arrow:",
+        help="run the trials it has not finished (the finished ones are kept, not redone)",
+    ):  # fmt: skip
+        try:
+            manager().resume(exp_id)
+        except Exception as exc:  # refused (a limit, not interrupted any more): say so
+            st.warning(f"Could not resume: {exc}")
+        else:
+            st.rerun(scope="app")
     _progress(exp, result)
     spec = result["spec"]
     axes = sf.axes(result)
@@ -226,10 +246,29 @@ def _views(exp_id: str) -> None:
             key=f"lr-metric:{exp_id}",
         )  # fmt: skip
         st.plotly_chart(sf.lr_sensitivity(result, lr_axis, name), key=f"lrsens:{exp_id}")
+    target = None
     if not surface and any(t.get("epochs") for t in result["trials"]):
-        st.plotly_chart(sf.seed_bands(result, "val_loss"), key=f"bands:{exp_id}")
+        accuracy = any(
+            e.get("val_acc") is not None for t in result["trials"] for e in t.get("epochs") or []
+        )
+        for name in ("val_loss", "val_acc") if accuracy else ("val_loss",):
+            st.plotly_chart(sf.seed_bands(result, name), key=f"bands:{name}:{exp_id}")
+        target = _target(exp_id, accuracy, spec)
     st.markdown("#### Equal-budget table")
-    st.dataframe(sf.budget_rows(result), width="stretch", hide_index=True)
+    st.dataframe(sf.budget_rows(result, target), width="stretch", hide_index=True)
+
+
+def _target(exp_id: str, accuracy: bool, spec: dict[str, Any]) -> tuple[str, float] | None:
+    """The model table's target: a metric and its level (the threshold: val loss)."""
+    c1, c2 = st.columns(2)
+    names = ["val_acc", "val_loss"] if accuracy else ["val_loss"]
+    name = c1.selectbox("epochs to target: metric", names, key=f"target-metric:{exp_id}")
+    threshold = (spec.get("sweep") or {}).get("threshold")
+    default = 0.5 if name == "val_acc" else float(threshold if threshold is not None else 1.0)
+    level = c2.number_input(
+        f"target {name}", value=default, format="%g", key=f"target-level:{exp_id}:{name}"
+    )
+    return name, float(level)
 
 
 def _live(exp_id: str) -> None:
