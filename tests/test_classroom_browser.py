@@ -129,6 +129,11 @@ def test_lesson_at_1280x720_is_local_and_keeps_the_caption_on_screen(
             "() => getComputedStyle(document.querySelector('[data-testid=stApp]')).backgroundColor"
         )
         assert (bg == "rgb(14, 17, 23)") == (look == "dark"), bg
+        select = page.evaluate(
+            """() => getComputedStyle(document.querySelector("[data-testid=stSidebar] "
+                + "[data-testid=stSelectbox] [role=group]")).backgroundColor"""
+        )
+        assert look != "dark" or select == "rgb(29, 34, 48)", select  # the theme box itself
         button = page.get_by_role("button", name="Previous")
         border = button.evaluate("b => getComputedStyle(b).borderTopWidth")
         assert look != "projector" or border == "2px", border
