@@ -63,7 +63,7 @@ def test_students_link_hides_the_controls_only(ui_page: Any) -> None:
 def test_share_link_carries_the_view_flags(ui_page: Any) -> None:
     at = ui_page("surfaces")
     next(c for c in at.checkbox if c.label.startswith("Students' link")).check().run()
-    next(c for c in at.checkbox if c.label == "Presenter mode").check().run()
+    next(c for c in at.checkbox if c.label == "In presenter mode").check().run()
     links = [c.value for c in at.code if "?s=" in c.value]
     assert links, "the share popover shows a link"
     params = parse_qs(links[0].split("?", 1)[1])

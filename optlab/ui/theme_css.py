@@ -38,6 +38,12 @@ DARK_CSS = f"""
     background-color: {_DARK_INPUT} !important; border-color: {_DARK_BORDER} !important;
     color: {_DARK_INK} !important; }}
   [data-baseweb="select"] > div * {{ background-color: transparent !important; }}
+  :is([data-testid="stSelectbox"], [data-testid="stMultiSelect"]) [role="group"] {{
+    background-color: {_DARK_INPUT} !important; border-color: {_DARK_BORDER} !important; }}
+  [role="listbox"], [role="listbox"] [role="option"] {{
+    background-color: {_DARK_INPUT} !important; color: {_DARK_INK} !important; }}
+  [role="listbox"] [role="option"]:hover, [role="listbox"] [aria-selected="true"] {{
+    background-color: #2c3446 !important; }}
   [data-baseweb="select"] svg, [data-testid="stNumberInput"] svg {{ fill: {_DARK_INK}; }}
   [data-baseweb="popover"] :is(ul, li, div[role="listbox"], div[role="option"]),
   [data-baseweb="menu"], [data-testid="stPopoverBody"] {{
@@ -87,7 +93,8 @@ PROJECTOR_CSS = """
     color: #222 !important; }
   [data-testid="stWidgetLabel"] p { font-size: 1.05rem !important; font-weight: 600; }
   [data-baseweb="input"], [data-baseweb="select"] > div, [data-baseweb="textarea"],
-  [data-testid="stNumberInputContainer"] { border: 2px solid #000 !important; }
+  [data-testid="stNumberInputContainer"], [data-testid="stSelectbox"] [role="group"] {
+    border: 2px solid #000 !important; }
   input, textarea, [data-baseweb="select"] div { font-size: 1.05rem !important; }
   button[data-testid^="stBaseButton"], [data-testid="stDownloadButton"] button {
     border: 2px solid #000 !important; font-weight: 700; }

@@ -55,7 +55,7 @@ def share_section(
             help="the link gets ?controls=0: the charts only, no form to change",
         )  # fmt: skip
         presenter = st.checkbox(
-            "Presenter mode", key="optlab:share:present", help="the link gets ?present=1"
+            "In presenter mode", key="optlab:share:present", help="the link gets ?present=1"
         )
         flags = view.share_flags(present=presenter, hide_controls=students)
         look = view.kept().get(view.THEME)

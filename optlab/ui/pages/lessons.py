@@ -138,7 +138,7 @@ def _results(lesson: lessons.Lesson, k: int, spec: Any) -> None:
 
 # a lesson at 1280x720: less empty space above the scene, so the race starts higher
 _COMPACT_CSS = """<style>
-  [data-testid="stMainBlockContainer"], .block-container { padding-top: 2.2rem !important; }
+  [data-testid="stMainBlockContainer"], .block-container { padding-top: 4rem !important; }
   .st-key-optlab-caption p { margin-bottom: 0.5rem; }
 </style>"""
 
