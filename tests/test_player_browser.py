@@ -80,3 +80,14 @@ def test_play_pause_speed_and_keys(streamlit_app: Any, page: Any) -> None:
     page.keyboard.type(" ab")
     assert shown(page) == at
     assert script_runs(page) == runs_before, "playing triggered a Streamlit rerun"
+
+
+def test_a_label_with_markup_is_shown_as_text(streamlit_app: Any, page: Any) -> None:
+    """Run labels are user input (share links carry them): the readout must not parse them."""
+    label = '<img src=x onerror="window.__pwned=1">'
+    url = streamlit_app(APP, env={"PLAYER_DEMO_RUNS": "2", "PLAYER_DEMO_LABEL0": label})
+    open_demo(page, url)
+    readout = page.locator("[data-testid='optlab-player-readout']")
+    assert label in readout.inner_text()
+    assert readout.locator("img").count() == 0
+    assert page.evaluate("window.__pwned === undefined")

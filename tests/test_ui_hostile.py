@@ -26,6 +26,7 @@ from optlab.spec import SpecError, parse_spec
 from optlab.store.db import Store
 from optlab.ui import presets
 from optlab.ui.state import share
+from tests.markdown_shown import has_active_markup, shown
 
 DEFAULT_LABELS = ["SGD-momentum", "Adam"]
 BASE: dict[str, Any] = {
@@ -47,11 +48,11 @@ def labels(at: Any) -> list[str]:
 
 
 def infos(at: Any) -> str:
-    return "\n".join(i.value for i in at.info)
+    return shown("\n".join(i.value for i in at.info))
 
 
 def errors(at: Any) -> str:
-    return "\n".join(e.value for e in at.error)
+    return shown("\n".join(e.value for e in at.error))
 
 
 def link(value: Any) -> str:
@@ -318,3 +319,27 @@ def test_comparing_stored_specs_that_no_longer_validate(ui_home: Path) -> None:
     at.run()
     assert not at.exception, [e.message for e in at.exception]
     assert "### Comparison" in "\n".join(m.value for m in at.markdown)
+
+
+# ---------------------------------------------------------------- Markdown in user text
+
+IMAGE = "![x](http://198.51.100.7/x.png)"
+
+
+@pytest.mark.parametrize(
+    "path", [("runs", 0, "optimizer", "name"), ("runs", 0, "label"), ("problem", "name")]
+)
+def test_markup_in_a_link_is_shown_as_text_never_fetched(ui_page: Any, path: Any) -> None:
+    """Error notices quote what the link carried: as text, never an image or a link
+    (a lecture hall's browsers must not fetch from a host a link names)."""
+    data = with_value(path, IMAGE)
+    if path[-1] == "label":  # a label is valid on its own: make the link fail elsewhere
+        data["runs"][1]["label"] = IMAGE
+    at = ui_page("surfaces", query={share.FORM_PARAM: link(data)})
+    assert_calm(at)
+    sources = [e.value for e in [*at.info, *at.error, *at.warning, *at.markdown]]
+    quoted = [s for s in sources if "198.51.100.7" in s]
+    assert quoted, "the notice should quote the link's value"
+    for source in quoted:
+        assert not has_active_markup(source), source
+    assert any(IMAGE in shown(s) for s in quoted)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from optlab.ui.state import share
+from tests.markdown_shown import shown
 
 
 def labels(at: Any) -> list[str]:
@@ -31,7 +32,7 @@ def form_in_url(at: Any) -> dict[str, Any]:
 
 
 def errors(at: Any) -> str:
-    return "\n".join(e.value for e in at.error)
+    return shown("\n".join(e.value for e in at.error))
 
 
 def test_default_form_is_valid_and_in_the_url(ui_page: Any) -> None:

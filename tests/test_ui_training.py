@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from optlab.ui.state import share
+from tests.markdown_shown import shown
 
 
 def button(at: Any, label: str, index: int = 0) -> Any:
@@ -19,7 +20,7 @@ def form(at: Any) -> dict[str, Any]:
 
 
 def errors(at: Any) -> str:
-    return "\n".join(e.value for e in at.error)
+    return shown("\n".join(e.value for e in at.error))
 
 
 def test_default_is_the_per_layer_preset_with_its_groups(ui_page: Any) -> None:

@@ -22,6 +22,7 @@ from optlab.ui.charts.series import RunSeries
 RUNS = int(os.environ.get("PLAYER_DEMO_RUNS", "6"))
 STEPS = int(os.environ.get("PLAYER_DEMO_STEPS", "1000"))
 AUTOPLAY = os.environ.get("PLAYER_DEMO_AUTOPLAY", "0") == "1"
+LABEL0 = os.environ.get("PLAYER_DEMO_LABEL0", "run 0")  # the hostile-label test sets markup
 
 st.session_state["runs"] = st.session_state.get("runs", 0) + 1
 st.markdown(f"script runs: {st.session_state['runs']}")
@@ -34,7 +35,8 @@ def run_series(i: int) -> RunSeries:
     params = np.stack([1 + r * np.cos(angle) * 0.9, 1 + r * np.sin(angle) * 0.9], axis=1)
     loss = (1 - params[:, 0]) ** 2 + 100 * (params[:, 1] - params[:, 0] ** 2) ** 2
     lr = np.full((STEPS, 1), 0.001 * (i + 1))
-    run = RunSeries(index=i, label=f"run {i}", status="finished", groups=["default"])
+    label = LABEL0 if i == 0 else f"run {i}"
+    run = RunSeries(index=i, label=label, status="finished", groups=["default"])
     run.append(t.astype(np.int64), loss, lr, params, t * 0.001)
     return run
 

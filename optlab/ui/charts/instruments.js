@@ -50,10 +50,6 @@ function inspectLine(line, values, k) {
   });
 }
 
-function escapeHtml(text) {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
-
 function inspectorBox(st) {
   const parent = st.gd.parentElement; // below the chart
   let box = parent.querySelector(":scope > .optlab-inspector");

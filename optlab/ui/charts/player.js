@@ -204,6 +204,11 @@ function native(st, on) {
   if (on && st.canvas) st.canvas.style.display = "none";
 }
 
+/** Text for innerHTML: run labels are user input (any text, through share links too). */
+function escapeHtml(text) {
+  return String(text).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
 function draw(st) {
   const gd = st.gd;
   const pl = st.pl;
@@ -213,7 +218,7 @@ function draw(st) {
   for (const r of pl.runs) {
     const at = count(r.step, shown) - 1;
     rows.push(
-      `<span class="optlab-player-run"><b style="color:${r.color}">●</b> ${r.label}: ` +
+      `<span class="optlab-player-run"><b style="color:${escapeHtml(r.color)}">●</b> ${escapeHtml(r.label)}: ` +
         `loss <b>${fmt(r.loss[at])}</b> · lr <b>${fmt(r.lr[at])}</b></span>`,
     );
   }

@@ -18,6 +18,7 @@ from optlab.problem import (
 from optlab.ui.forms import downloads
 from optlab.ui.forms.problem_form import problem_fields
 from optlab.ui.forms.widgets import seed
+from optlab.ui.markdown_text import md_text
 from optlab.ui.state import draft as drafts
 
 DATA_FIELDS = ("data_dir", "download")
@@ -112,7 +113,7 @@ def data_source(page: str, problem: dict[str, Any], source: DataSource) -> dict[
     try:  # with OPTLAB_DATA_ROOTS set, a shared server reads only inside those folders
         check_data_dir(folder, download=False, extra=(source.sample_dir(), *([env] if env else [])))
     except DataError as exc:
-        st.error(f"problem.data_dir: {exc}")
+        st.error(f"problem.data_dir: {md_text(exc)}")
         return {}
     return {"data_dir": folder}
 

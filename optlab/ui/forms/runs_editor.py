@@ -24,6 +24,7 @@ from optlab.ui.forms.instrument_fields import instrument_fields
 from optlab.ui.forms.scheduler_form import scheduler_editor
 from optlab.ui.forms.widgets import new_uid, seed
 from optlab.ui.frame.teach import optimizer_teach
+from optlab.ui.markdown_text import md_text
 from optlab.ui.state import draft as drafts
 
 Extra = Callable[[dict[str, Any], str, int], dict[str, Any]]
@@ -244,7 +245,7 @@ def show_run_errors(boxes: list[Any], errors: list[tuple[str, str]]) -> None:
     for i, box in enumerate(boxes):
         mine = [(p[len(f"runs[{i}]") :].lstrip("."), m) for p, m in errors if _in_run(p, i)]
         for path, msg in mine:
-            box.error(f"**{path or 'run'}** — {msg}", icon="⚠️")
+            box.error(f"**{md_text(path or 'run')}** — {md_text(msg)}", icon="⚠️")
 
 
 def _in_run(path: str, i: int) -> bool:

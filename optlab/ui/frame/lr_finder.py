@@ -24,6 +24,7 @@ from optlab.spec import ExperimentSpec, SpecError, parse_spec
 from optlab.ui.charts.live_chart import live_chart
 from optlab.ui.charts.lr_find_figure import SUGGESTIONS, lr_find_figure
 from optlab.ui.frame.run_bar import submit
+from optlab.ui.markdown_text import md_text
 from optlab.ui.state import draft as drafts
 from optlab.ui.state import page_state
 
@@ -77,7 +78,7 @@ def _check(page: str, spec: ExperimentSpec, index: int, suggestions: dict[str, A
     try:
         parsed = parse_spec(check_spec(spec, index, suggestions))
     except SpecError as exc:
-        st.error(f"Could not build the check: {exc}", icon="⚠️")
+        st.error(f"Could not build the check: {md_text(exc)}", icon="⚠️")
         return
     exp_id = submit(page, parsed)
     if exp_id is not None:
@@ -116,7 +117,7 @@ def _poll(state: str, key: str) -> None:
     def waiting() -> None:
         status = job.status() if job is not None else "failed"
         if status == "running":
-            st.info(f"Range test of **{held['label']}** running…", icon="⏳")
+            st.info(f"Range test of **{md_text(held['label'])}** running…", icon="⏳")
             if st.button("Cancel", key=f"{key}:cancel"):
                 forget_lr_find(held["job"])
                 st.session_state.pop(_JOB + state, None)
@@ -138,14 +139,15 @@ def _show(page: str, draft: dict[str, Any], spec: ExperimentSpec, state: str, ke
     held = st.session_state.get(_RESULT + state)
     if not held:
         return
+    label = md_text(held["label"])
     if "error" in held:
-        st.error(f"The range test of {held['label']} failed: {held['error']}", icon="⚠️")
+        st.error(f"The range test of {label} failed: {md_text(held['error'])}", icon="⚠️")
         return
     result = held["result"]
     if "suggestions" not in result:
-        st.error(f"The range test of {held['label']} failed: {result.get('message', '')}")
+        st.error(f"The range test of {label} failed: {md_text(result.get('message', ''))}")
         return
-    st.markdown(f"**{held['label']}**: stopped at iteration {result['stopped_at']}")
+    st.markdown(f"**{label}**: stopped at iteration {result['stopped_at']}")
     live_chart(lr_find_figure(result), key=f"{key}:plot", height=340)
     index = held["index"]
     valid = index < len(spec.runs) and spec.runs[index].label == held["label"]
@@ -160,7 +162,7 @@ def _show(page: str, draft: dict[str, Any], spec: ExperimentSpec, state: str, ke
             disabled=not valid,
             on_click=_use_lr,
             args=(page, draft, index, lr),
-            help=f"set {held['label']}'s lr to {lr:.6g} in the editor",
+            help=f"set {md_text(held['label'])}'s lr to {lr:.6g} in the editor",
         )
     if buttons.button(
         "check it",

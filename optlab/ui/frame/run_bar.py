@@ -13,6 +13,7 @@ import streamlit as st
 
 from optlab.engine.records import ACTIVE_STATUSES
 from optlab.spec import SpecError
+from optlab.ui.markdown_text import md_text
 from optlab.ui.services import manager
 from optlab.ui.state import page_state
 from optlab.ui.state.client import client_id
@@ -29,13 +30,13 @@ def submit(page: str, spec: Any) -> str | None:
     try:
         exp_id = manager().submit(spec, client=client_id())
     except LimitError as exc:
-        st.warning(f"Not started — {exc}", icon="⏳")
+        st.warning(f"Not started — {md_text(exc)}", icon="⏳")
         return None
     except SpecError as exc:
         show_errors(list(exc.errors))
         return None
     except Exception as exc:  # the manager is down or the store unwritable: say so plainly
-        st.error(f"Could not start the experiment: {exc}", icon="⚠️")
+        st.error(f"Could not start the experiment: {md_text(exc)}", icon="⚠️")
         return None
     page_state.show(page, exp_id)
     _await_first_records(exp_id)

@@ -14,6 +14,7 @@ import streamlit as st
 
 from optlab import settings
 from optlab.jobs.manager import current_manager
+from optlab.ui.markdown_text import md_text
 
 
 def describe(overview: dict[str, Any]) -> list[str]:
@@ -51,6 +52,6 @@ def workers_status() -> None:
         try:
             lines = describe(manager.overview())
         except Exception as exc:  # the cluster went away: say so rather than fail the page
-            st.warning(f"cannot reach the workers: {exc}")
+            st.warning(f"cannot reach the workers: {md_text(exc)}")
             return
         st.markdown("  \n".join(lines))

@@ -26,6 +26,7 @@ from optlab.ui.charts.player import build_player, build_step_player, steps_per_e
 from optlab.ui.charts.summary_table import summary_table
 from optlab.ui.live.live_data import ExperimentData, refresh
 from optlab.ui.live.status_bar import status_bar
+from optlab.ui.markdown_text import md_text
 from optlab.ui.services import manager, store
 
 POLL_SECONDS = 0.15
@@ -48,7 +49,7 @@ def _cancel(exp_id: str, run: int | None) -> None:
     try:
         manager().cancel(exp_id, run)
     except Exception as exc:  # a finished or unknown experiment: say so, never a traceback
-        st.toast(f"Could not cancel: {exc}")
+        st.toast(f"Could not cancel: {md_text(exc)}")
 
 
 def _surface_charts(

@@ -18,6 +18,7 @@ from optlab.ui import theme
 from optlab.ui.frame import exports
 from optlab.ui.frame.teach import script_or_reason
 from optlab.ui.live.compare import compare_view
+from optlab.ui.markdown_text import md_text
 from optlab.ui.services import manager, store
 from optlab.ui.state import client, navigation, page_state
 
@@ -73,7 +74,7 @@ def _actions(exp: dict[str, Any]) -> None:
             manager().resume(exp_id)
             st.toast(f"Resuming {exp_id} from its last checkpoint.")
         except Exception as exc:
-            st.warning(f"Could not resume: {exc}")
+            st.warning(f"Could not resume: {md_text(exc)}")
     with row.popover("Rename", icon=":material/edit:"):
         name = st.text_input("new name", value=exp.get("name") or "", key=f"history:name:{exp_id}")
         if st.button("Save name", key="history:rename"):

@@ -30,6 +30,7 @@ from optlab.ui.charts.schedule_gallery import (
 from optlab.ui.forms.hyperparam_form import log_input
 from optlab.ui.forms.scheduler_form import scheduler_editor
 from optlab.ui.forms.widgets import fmt_num, new_uid, seed
+from optlab.ui.markdown_text import md_text
 from optlab.ui.state import draft as drafts
 from optlab.ui.state.validation import show_errors, validate
 
@@ -50,7 +51,7 @@ def _preview_or_error(spec_dict: dict[str, Any]) -> dict[str, Any] | None:
     try:
         return _preview(json.dumps(drafts.clean(spec_dict), sort_keys=True))
     except Exception as exc:  # a schedule torch refuses to build: a message, not a traceback
-        st.error(f"This schedule cannot be built: {exc}", icon="⚠️")
+        st.error(f"This schedule cannot be built: {md_text(exc)}", icon="⚠️")
         return None
 
 

@@ -23,6 +23,7 @@ from optlab.ui.charts import momentum_map
 from optlab.ui.charts import sweep_figures as sf
 from optlab.ui.forms.sweep_axes import axes_editor
 from optlab.ui.frame.sidebar import open_page
+from optlab.ui.markdown_text import md_text
 from optlab.ui.services import experiment_or_none, manager, store
 from optlab.ui.state import client, navigation, page_state
 from optlab.ui.state import draft as drafts
@@ -186,7 +187,7 @@ def _progress(exp: dict[str, Any], result: dict[str, Any]) -> None:
     eta = sf.eta_seconds(done, total, end - started if started else 0.0)
     left = "" if eta is None or exp["status"] not in ACTIVE else f", about {eta:.0f} s left"
     st.progress(min(1.0, done / max(1, total)), text=f"{done} / {total} trials{left}")
-    st.caption(f"sweep `{exp['id']}`: **{exp['status']}** {exp.get('message') or ''}")
+    st.caption(f"sweep `{exp['id']}`: **{exp['status']}** {md_text(exp.get('message') or '')}")
 
 
 def _views(exp_id: str) -> None:
@@ -204,7 +205,7 @@ def _views(exp_id: str) -> None:
         try:
             manager().resume(exp_id)
         except Exception as exc:  # refused (a limit, not interrupted any more): say so
-            st.warning(f"Could not resume: {exc}")
+            st.warning(f"Could not resume: {md_text(exc)}")
         else:
             st.rerun(scope="app")
     _progress(exp, result)

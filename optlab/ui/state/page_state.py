@@ -19,6 +19,7 @@ import streamlit as st
 
 from optlab.problem import get_problem
 from optlab.spec import SpecError, parse_spec
+from optlab.ui.markdown_text import md_text
 from optlab.ui.services import experiment_or_none
 from optlab.ui.state import draft as drafts
 from optlab.ui.state import navigation, share, view
@@ -56,7 +57,9 @@ _NOTICE_ERRORS = 8
 
 def refusal(what: str, errors: list[tuple[str, str]]) -> str:
     """The text that says why outside input was not loaded, one line per field."""
-    lines = [f"- **{path or 'spec'}** — {msg}" for path, msg in errors[:_NOTICE_ERRORS]]
+    lines = [
+        f"- **{md_text(path or 'spec')}** — {md_text(msg)}" for path, msg in errors[:_NOTICE_ERRORS]
+    ]
     if len(errors) > _NOTICE_ERRORS:
         lines.append(f"- … and {len(errors) - _NOTICE_ERRORS} more")
     return f"{what} could not be loaded:\n\n" + "\n".join(lines)

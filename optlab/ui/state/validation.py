@@ -10,6 +10,7 @@ import streamlit as st
 
 from optlab.settings import spec_limits
 from optlab.spec import ExperimentSpec, SpecError, parse_spec
+from optlab.ui.markdown_text import md_text
 from optlab.ui.state.draft import clean
 
 _CACHE: OrderedDict[str, ExperimentSpec | SpecError] = OrderedDict()
@@ -67,5 +68,5 @@ def show_errors(errors: list[tuple[str, str]], *, title: str = "Fix these settin
     """One box listing every error with its field path (the same words as the CLI)."""
     if not errors:
         return
-    lines = "\n".join(f"- **{path or 'spec'}** — {msg}" for path, msg in errors)
+    lines = "\n".join(f"- **{md_text(path or 'spec')}** — {md_text(msg)}" for path, msg in errors)
     st.error(f"{title}:\n\n{lines}", icon="⚠️")
