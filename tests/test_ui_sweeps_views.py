@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -196,3 +197,20 @@ def test_history_lists_a_sweep_and_resumes_it(ui_page: Any) -> None:
     page = ui_page("sweeps", query={"exp": exp_id})
     assert any("24 / 24 trials" in (p.proto.text or "") for p in page.get("progress"))
     assert any("(lr, momentum)" in str(c["layout"].get("title")) for c in _charts(page))
+
+
+def test_odd_json_in_the_experiment_box_is_named_not_a_traceback(ui_page: Any) -> None:
+    """The JSON box takes any text: values of the wrong type give field errors."""
+    at = ui_page("sweeps", query={share.FORM_PARAM: share.encode_form(LR_MOM)})
+    base = {k: v for k, v in LR_MOM.items() if k != "sweep"}
+    odd = {
+        "runs": {**base, "runs": [{"optimizer": "SGD"}]},
+        "problem": {**base, "problem": "quadratic"},
+        "param_groups": {**base, "runs": [{**base["runs"][0], "param_groups": 5}]},
+        "runs is text": {**base, "runs": "SGD"},
+    }
+    box = _widget(at, "text_area", ":base")
+    for name, value in odd.items():
+        box.set_value(json.dumps(value)).run()
+        assert not at.exception, (name, [e.message for e in at.exception])
+        assert at.error, f"{name}: no field error shown"

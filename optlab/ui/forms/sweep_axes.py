@@ -23,8 +23,14 @@ KINDS = ("list", "log", "linear", "range")
 _NOT_SWEPT = {"foreach", "fused", "capturable", "differentiable", "maximize"}
 
 
+def _as_dict(value: Any) -> dict[str, Any]:
+    """The JSON box may hold anything: what is not an object offers no paths (the spec
+    check then names the field)."""
+    return value if isinstance(value, dict) else {}
+
+
 def _optimizer_paths(run: dict[str, Any], prefix: str = "optimizer") -> list[str]:
-    opt = run.get("optimizer") or {}
+    opt = _as_dict(run.get("optimizer"))
     try:
         info = optimizers.get_info(str(opt.get("name", "")))
     except (KeyError, ValueError):
@@ -43,15 +49,16 @@ def _optimizer_paths(run: dict[str, Any], prefix: str = "optimizer") -> list[str
 def axis_paths(draft: dict[str, Any]) -> list[str]:
     """The axis paths that apply to every run of ``draft`` (runs' first, then the
     experiment's), in a stable order."""
-    runs = [r for r in draft.get("runs") or [] if isinstance(r, dict)]
+    listed = draft.get("runs")
+    runs = [r for r in listed if isinstance(r, dict)] if isinstance(listed, list) else []
     per_run = [_optimizer_paths(r) for r in runs]
     paths = [p for p in per_run[0] if all(p in other for other in per_run[1:])] if runs else []
-    groups = min((len(r.get("param_groups") or []) for r in runs), default=0)
+    groups = min((_length(r.get("param_groups")) for r in runs), default=0)
     paths += [f"param_groups.{i}.lr" for i in range(groups)]
     if runs and all(r.get("clip_grad_norm") is not None for r in runs):
         paths.append("clip_grad_norm")
     paths.append("seed")
-    problem = draft.get("problem") or {}
+    problem = _as_dict(draft.get("problem"))
     try:
         cls = get_problem(str(problem.get("name", "")))
     except ValueError:
@@ -66,6 +73,10 @@ def axis_paths(draft: dict[str, Any]) -> list[str]:
         if name not in skip and field.annotation in (int, float):
             paths.append(f"problem.{name}")
     return paths
+
+
+def _length(value: Any) -> int:
+    return len(value) if isinstance(value, list) else 0
 
 
 def kind_of(form: Any) -> str:
