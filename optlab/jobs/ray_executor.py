@@ -77,17 +77,17 @@ def start_ray(address: str | None, num_cpus: int) -> bool:
     return True
 
 
-#: settings that belong to each node, not to the server: never sent to a cluster's workers
-NODE_SETTINGS = ("OPTLAB_DATA_DIR", "OPTLAB_HOME", "OPTLAB_PROBLEMS_DIR")
+#: the settings a cluster's workers take from the server: the work limits, nothing else
+SERVER_SETTINGS_PREFIX = "OPTLAB_MAX_"
 
 
 def server_settings() -> dict[str, str]:
-    """The server's ``OPTLAB_*`` settings for a cluster's workers: a task validates its spec
-    again, so it must see the server's limits (``OPTLAB_MAX_EPOCHS`` …), not the node's
-    defaults.  Paths stay each node's own (``NODE_SETTINGS``)."""
-    return {
-        k: v for k, v in os.environ.items() if k.startswith("OPTLAB_") and k not in NODE_SETTINGS
-    }
+    """The server's limits for a cluster's workers: a task validates its spec again, so it
+    must see the server's ``OPTLAB_MAX_*`` (``OPTLAB_MAX_EPOCHS`` …), not the node's
+    defaults.  An allow-list: paths and data roots (``OPTLAB_DATA_DIR``,
+    ``OPTLAB_DATA_ROOTS``, ``OPTLAB_HOME``, ``OPTLAB_PROBLEMS_DIR``) and anything added
+    later stay each node's own."""
+    return {k: v for k, v in os.environ.items() if k.startswith(SERVER_SETTINGS_PREFIX)}
 
 
 def _token_auth_if_token() -> None:
