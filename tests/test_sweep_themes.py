@@ -197,3 +197,21 @@ def test_boundary_and_optimum_stay_visible(name: str, results: dict[str, dict[st
     minima = [t for t in themes.apply(figs["basins (minimum)"], name)["data"]
               if t.get("name", "").startswith("minimum ")]  # fmt: skip
     assert minima and all(contrast(t["marker"]["color"], theme.plot) >= 4.5 for t in minima)
+
+
+def test_sweeps_page_draws_its_charts_in_the_dark_theme(ui_page: Any) -> None:
+    """The real page (AppTest) with a finished sweep: the chart it sends is themed."""
+    from optlab.ui.state import share
+    from tests.test_ui_sweeps import _charts, _run_until_done
+
+    spec = {**LR, "sweep": {"axes": {"optimizer.lr": [0.01, 0.1]}}}
+    at = ui_page("sweeps", query={share.FORM_PARAM: share.encode_form(spec)})
+    at.session_state[themes.STATE_KEY] = "dark"
+    at.button(key="run-sweep").click().run()
+    _run_until_done(at)
+    [fig] = [c for c in _charts(at) if "vs optimizer.lr" in str(c["layout"].get("title"))]
+    dark = themes.get("dark")
+    assert fig["layout"]["paper_bgcolor"] == fig["layout"]["plot_bgcolor"] == dark.paper
+    assert fig["layout"]["xaxis"]["tickfont"]["color"] == dark.font
+    medians = [t for t in fig["data"] if "(median" in t.get("name", "")]
+    assert [t["line"]["color"] for t in medians] == _other_pages_colours("dark", 3)
