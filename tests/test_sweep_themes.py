@@ -171,7 +171,7 @@ def test_sweep_run_colours_equal_the_other_pages(
         for band, colour in zip(bands, expected, strict=True):  # the run colour, translucent
             r, g, b, alpha = _rgb(band["fillcolor"])
             assert (r, g, b) == _rgb(colour)[:3] and 0 < alpha < 1, title
-            assert "opacity" not in band, title
+            assert "opacity" not in band and band["mode"] == "none", title
     lr_data = themes.apply(figs["lr sensitivity"], name)["data"]
     crosses = [t for t in lr_data if t.get("name", "").endswith("diverged")]
     assert crosses, "lr 3.0 should diverge on the quadratic"
