@@ -202,3 +202,47 @@ def test_resume_button_finishes_an_interrupted_sweep(
     result = Store(tmp_path / "optlab.db").sweep_result(exp_id)
     assert result["progress"] == {"done": 160, "total": 160}
     assert result["trials"][0]["final_loss"] == 123.0
+
+
+# The plot area's fill and the stroke of each line trace of the LR-sensitivity chart.
+LR_COLOURS = """() => {
+  const el = Array.from(document.querySelectorAll('.js-plotly-plot'))
+    .find(e => ((e._fullLayout.title || {}).text || '').includes(" vs "));
+  if (!el) return null;
+  const bg = el.querySelector('rect.bg');
+  const lines = Array.from(el.querySelectorAll('.scatterlayer .trace path.js-line'))
+    .map(p => getComputedStyle(p).stroke);
+  return {plot: bg ? getComputedStyle(bg).fill : '', lines};
+}"""
+
+
+def test_sweeps_page_in_the_dark_theme(dashboard_url: str, page: Any) -> None:
+    """?theme=dark: the finished sweep's chart has the dark plot background and its median
+    lines the dark theme's run colours (the same as on the other pages)."""
+    from optlab.ui import themes
+
+    spec = {
+        "name": "dark sweep e2e",
+        "problem": {"name": "quadratic", "condition": 10},
+        "steps": 20,
+        "runs": [
+            {"label": "SGD", "optimizer": {"name": "SGD", "lr": 0.05}},
+            {"label": "Adam", "optimizer": {"name": "Adam", "lr": 0.1}},
+        ],
+        "sweep": {"axes": {"optimizer.lr": [0.01, 0.1]}},
+    }
+    page.goto(f"{dashboard_url}/sweeps?theme=dark&{share.FORM_PARAM}={share.encode_form(spec)}")
+    run = page.get_by_role("button", name="Run sweep")
+    wait_until(page, lambda: run.count() == 1, 60, "the Run sweep button")
+    run.click()
+    wait_until(page, lambda: page.get_by_text("4 / 4 trials").count(), 120, "the sweep's end")
+    got = wait_until(
+        page, lambda: (c := page.evaluate(LR_COLOURS)) and len(c["lines"]) == 2 and c, 30, "lines"
+    )
+    dark = themes.get("dark")
+
+    def rgb(color: str) -> str:
+        return "rgb({}, {}, {})".format(*(int(color[i : i + 2], 16) for i in (1, 3, 5)))
+
+    assert got["plot"] == rgb(dark.plot)
+    assert got["lines"] == [rgb(themes.run_color(dark, i)) for i in range(2)]

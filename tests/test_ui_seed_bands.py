@@ -91,6 +91,22 @@ def test_seed_band_view_shows_median_and_spread_over_seeds(ui_home: Any) -> None
             ys = _values(band["y"])
             np.testing.assert_allclose(ys[:2], values.max(axis=0), rtol=1e-5)  # upper edge
             np.testing.assert_allclose(ys[2:], values.min(axis=0)[::-1], rtol=1e-5)
+    # the dark theme: the same view, themed, with the other pages' run colours per run index
+    from optlab.ui import themes
+
+    dark = themes.get("dark")
+    at.session_state[themes.STATE_KEY] = "dark"
+    at.run()
+    assert not at.exception
+    payloads = [json.loads(e.proto.json) for e in at.get("bidi_component")]
+    assert len(payloads) == 2
+    for payload, title in zip(payloads, ("training loss", "validation loss"), strict=True):
+        layout = payload["layout"]
+        assert layout["paper_bgcolor"] == layout["plot_bgcolor"] == dark.paper
+        assert layout["yaxis"]["title"]["text"] == title
+        assert layout["yaxis"]["tickfont"]["color"] == dark.font
+        lines = [t for t in payload["traces"] if "median" in t.get("name", "")]
+        assert [t["line"]["color"] for t in lines] == [themes.run_color(dark, i) for i in (0, 1)]
 
 
 def test_the_cifar_lesson_has_a_seed_band_scene(ui_home: Any) -> None:

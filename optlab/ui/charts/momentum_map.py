@@ -2,7 +2,9 @@
 the analytic stability boundary lr·λ_max = 2 + 2β of heavy-ball momentum on a quadratic
 and, on the quadratic problem, Distill's optimal (lr, momentum) ("Why Momentum Really
 Works"): lr* = (2 / (√λmin + √λmax))², β* = ((√κ − 1) / (√κ + 1))².  λ comes from the
-surface's Hessian at its minimum, by torch autograd.
+surface's Hessian at its minimum, by torch autograd.  Drawn in the shared light look
+(``sweep_figures.look``) so ``themes.apply`` re-themes it; the boundary's red and the
+optimum's ringed star stay visible on the heat map and on every theme's background.
 """
 
 from __future__ import annotations
@@ -13,6 +15,11 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
+
+from optlab.ui.charts.sweep_figures import STAR, look
+
+#: the stability boundary: a red that keeps a 3:1 contrast on white and on the dark theme
+BOUNDARY_COLOR = "#E8172B"
 
 
 def hessian_eigenvalues(problem: Any, at: tuple[float, float]) -> tuple[float, float]:
@@ -78,16 +85,17 @@ def lr_momentum_map(
         )
         if eigenvalues is not None:
             _overlays(fig, eigenvalues, moms, optimal, k)
+    look(
+        fig,
+        title="(lr, momentum) map: steps to threshold, one panel per run",
+        height=460,
+        legend={"orientation": "h", "y": -0.25, "yanchor": "top"},
+        margin={"l": 70, "r": 20, "t": 80, "b": 60},
+        uirevision="sweep",
+    )
     fig.update_xaxes(title=lr_axis, type="log", range=_log_range(lrs))
     fig.update_yaxes(range=[min(moms, default=0.0), max(moms, default=1.0)])
     fig.update_yaxes(title=momentum_axis, row=1, col=1)
-    fig.update_layout(
-        title="(lr, momentum) map: steps to threshold, one panel per run",
-        height=460,
-        legend={"orientation": "h", "y": -0.25},
-        margin={"l": 60, "r": 20, "t": 70, "b": 60},
-        uirevision="sweep",
-    )
     return fig
 
 
@@ -118,7 +126,7 @@ def _overlays(
         x=(2.0 + 2.0 * betas) / lam_max,
         y=betas,
         mode="lines",
-        line={"color": "red", "width": 3, "dash": "dash"},
+        line={"color": BOUNDARY_COLOR, "width": 3, "dash": "dash"},
         name="stability boundary lr·λmax = 2 + 2β",
         legendgroup="boundary",
         showlegend=k == 0,
@@ -131,7 +139,7 @@ def _overlays(
             x=[lr_opt],
             y=[beta_opt],
             mode="markers",
-            marker={"symbol": "star", "size": 18, "color": "white", "line": {"width": 2}},
+            marker={**STAR, "size": 18, "line": {**STAR["line"], "width": 2}},
             name=f"optimal lr={lr_opt:.3g}, momentum={beta_opt:.3f}",
             legendgroup="optimal",
             showlegend=k == 0,

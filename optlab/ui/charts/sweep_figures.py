@@ -3,7 +3,10 @@
 Each builder takes ``Store.sweep_result``'s dict (trials finished so far) and returns a
 Plotly figure or table rows: LR sensitivity, the basin-of-attraction map, seed bands
 for models and the equal-budget table (the (lr, momentum) map is in
-:mod:`optlab.ui.charts.momentum_map`).  Nothing here imports streamlit.
+:mod:`optlab.ui.charts.momentum_map`).  Figures are drawn in the light look of
+:mod:`optlab.ui.theme` (run ``k`` of the spec in ``theme.run_color(k)``, as on the other
+pages) so that ``themes.apply`` re-themes them like every other chart.  Nothing here
+imports streamlit.
 """
 
 from __future__ import annotations
@@ -17,8 +20,17 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from optlab.ui import theme
+
 START = "problem.start"
-PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2")
+#: a known minimum's marker: dark ink ringed in white (``themes`` swaps both on dark)
+STAR: dict[str, Any] = {
+    "symbol": "star",
+    "color": "#111",
+    "line": {"color": "#ffffff", "width": 1.5},
+}
+#: legend right of the plot, out of the title's way
+SIDE_LEGEND = {"orientation": "v", "x": 1.02, "xanchor": "left", "y": 1.0, "yanchor": "top"}
 MINIMA_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2")
 NO_MINIMUM = "#bbbbbb"
 
@@ -49,6 +61,19 @@ def eta_seconds(done: int, total: int, elapsed: float) -> float | None:
     return elapsed / done * (total - done)
 
 
+def look(fig: go.Figure, **layout: Any) -> go.Figure:
+    """``fig`` in the shared light look (``theme.base_layout``) on every subplot's axes,
+    then ``layout`` on top."""
+    base = theme.base_layout()
+    axis = {k: v for k, v in base.pop("xaxis").items() if k != "title"}
+    base.pop("yaxis")
+    fig.update_layout(base)
+    fig.update_xaxes(axis)
+    fig.update_yaxes(axis)
+    fig.update_layout(**layout)
+    return fig
+
+
 # --------------------------------------------------------------------------- LR sensitivity
 
 
@@ -58,7 +83,7 @@ def lr_sensitivity(result: dict[str, Any], axis: str, name: str = "final_loss") 
     form = axes(result).get(axis)
     ceiling = max((m for t in result["trials"] if (m := metric(t, name)) is not None), default=1.0)
     for k, label in enumerate(labels(result)):
-        color = PALETTE[k % len(PALETTE)]
+        color = theme.run_color(k)
         by_x: dict[float, list[float]] = defaultdict(list)
         diverged: list[tuple[float, Any]] = []
         for t in result["trials"]:
@@ -76,8 +101,8 @@ def lr_sensitivity(result: dict[str, Any], axis: str, name: str = "final_loss") 
                 x=xs + xs[::-1],
                 y=[s[2] for s in stats] + [s[0] for s in stats][::-1],
                 fill="toself",
-                fillcolor=color,
-                opacity=0.18,
+                mode="none",  # no vertex markers in Plotly's default colours
+                fillcolor=theme.rgba(color, 0.18),
                 line={"width": 0},
                 hoverinfo="skip",
                 showlegend=False,
@@ -87,7 +112,8 @@ def lr_sensitivity(result: dict[str, Any], axis: str, name: str = "final_loss") 
                 x=xs,
                 y=[s[1] for s in stats],
                 mode="lines+markers",
-                line={"color": color},
+                line={"color": color, "width": 2.5},
+                marker={"color": color, "size": 7},
                 name=f"{label} (median)",
                 customdata=[[len(by_x[x])] for x in xs],
                 hovertemplate=f"{label}<br>{axis}=%{{x:.4g}}<br>median {name}=%{{y:.4g}}"
@@ -105,15 +131,16 @@ def lr_sensitivity(result: dict[str, Any], axis: str, name: str = "final_loss") 
                 "%{customdata[0]}<extra></extra>",
             )
     log_x = isinstance(form, dict) and "log" in form
-    fig.update_layout(
+    return look(
+        fig,
         title=f"{name} vs {axis}",
-        xaxis={"title": axis, "type": "log" if log_x else "linear"},
-        yaxis={"title": name, "type": "log" if name.endswith("loss") else "linear"},
+        xaxis={"title": {"text": axis}, "type": "log" if log_x else "linear"},
+        yaxis={"title": {"text": name}, "type": "log" if name.endswith("loss") else "linear"},
+        legend=SIDE_LEGEND,
         height=420,
-        margin={"l": 60, "r": 20, "t": 50, "b": 50},
+        margin={"l": 70, "r": 20, "t": 60, "b": 60},
         uirevision="sweep",
     )
-    return fig
 
 
 # --------------------------------------------------------------------------- basin map
@@ -191,23 +218,24 @@ def basin_map(
                 x=[mx],
                 y=[my],
                 mode="markers",
-                marker={"symbol": "star", "size": 14, "color": "white", "line": {"width": 1}},
+                marker={**STAR, "size": 14},
                 name=f"minimum {i + 1}",
                 hovertemplate=f"minimum {i + 1}: ({mx:.3f}, {my:.3f})<extra></extra>",
                 showlegend=False,
                 row=1,
                 col=k + 1,
             )
-    if bounds is not None:
-        fig.update_xaxes(range=list(bounds[0]))
-        fig.update_yaxes(range=list(bounds[1]))
-    fig.update_layout(
+    look(
+        fig,
         title=f"Basins of attraction: start points coloured by {color_by.replace('_', ' ')}",
         height=420,
-        margin={"l": 50, "r": 20, "t": 70, "b": 40},
+        margin={"l": 60, "r": 20, "t": 80, "b": 50},
         clickmode="event+select",
         uirevision="sweep",
     )
+    if bounds is not None:
+        fig.update_xaxes(range=list(bounds[0]))
+        fig.update_yaxes(range=list(bounds[1]))
     return fig
 
 
@@ -255,7 +283,7 @@ def seed_bands(result: dict[str, Any], name: str = "val_loss") -> go.Figure:
     median with a min–max band over seeds."""
     fig = go.Figure()
     for k, label in enumerate(labels(result)):
-        color = PALETTE[k % len(PALETTE)]
+        color = theme.run_color(k)
         runs = band_trials(result, label)
         curves: dict[int, list[float]] = defaultdict(list)
         for t in runs:
@@ -273,8 +301,8 @@ def seed_bands(result: dict[str, Any], name: str = "val_loss") -> go.Figure:
             x=xs + xs[::-1],
             y=hi + lo[::-1],
             fill="toself",
-            fillcolor=color,
-            opacity=0.2,
+            mode="none",  # no vertex markers in Plotly's default colours
+            fillcolor=theme.rgba(color, 0.2),
             line={"width": 0},
             hoverinfo="skip",
             showlegend=False,
@@ -283,18 +311,20 @@ def seed_bands(result: dict[str, Any], name: str = "val_loss") -> go.Figure:
             x=xs,
             y=med,
             mode="lines+markers",
-            line={"color": color},
+            line={"color": color, "width": 2.5},
+            marker={"color": color, "size": 7},
             name=f"{label} (median of {len(runs)})",
         )
-    fig.update_layout(
+    return look(
+        fig,
         title=f"{name} per epoch: median and min–max over seeds",
-        xaxis={"title": "epoch"},
-        yaxis={"title": name},
+        xaxis={"title": {"text": "epoch"}},
+        yaxis={"title": {"text": name}},
+        legend=SIDE_LEGEND,
         height=400,
-        margin={"l": 60, "r": 20, "t": 50, "b": 50},
+        margin={"l": 70, "r": 20, "t": 60, "b": 60},
         uirevision="sweep",
     )
-    return fig
 
 
 def epochs_to_target(epochs: list[dict[str, Any]], name: str, target: float) -> int | None:

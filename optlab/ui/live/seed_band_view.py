@@ -36,7 +36,7 @@ def _panel(exp_id: str, key: str) -> str | None:
             (right, "val_loss", "validation"),
         ):
             fig = sf.seed_bands(result, name).to_dict()
-            fig["layout"]["yaxis"] = {**fig["layout"].get("yaxis", {}), "title": f"{title} loss"}
+            fig["layout"]["yaxis"]["title"]["text"] = f"{title} loss"
             with col:
                 live_chart(fig, key=f"{key}:{name}", height=360)
         st.caption("Line: the median over the seeds; shade: from the lowest to the highest seed.")

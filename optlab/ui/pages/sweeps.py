@@ -21,6 +21,7 @@ from optlab.spec import SpecError, parse_spec
 from optlab.ui import presets
 from optlab.ui.charts import momentum_map
 from optlab.ui.charts import sweep_figures as sf
+from optlab.ui.charts.themed_chart import themed_chart
 from optlab.ui.forms.sweep_axes import axes_editor
 from optlab.ui.frame.sidebar import open_page
 from optlab.ui.markdown_text import md_text
@@ -221,9 +222,7 @@ def _views(exp_id: str) -> None:
             key=f"basin-colour:{exp_id}",
         )
         fig = sf.basin_map(result, color, problem.minima(), problem.bounds)
-        event = st.plotly_chart(
-            fig, key=f"basin:{exp_id}", on_select="rerun", selection_mode="points"
-        )
+        event = themed_chart(fig, key=f"basin:{exp_id}", on_select="rerun", selection_mode="points")
         points = (getattr(event, "selection", None) or {}).get("points") or []
         picked = [p for p in points if p.get("customdata")]
         if picked:
@@ -236,7 +235,7 @@ def _views(exp_id: str) -> None:
         minimum = (problem.minima() or [(0.0, 0.0)])[0]
         eig = momentum_map.hessian_eigenvalues(problem, minimum)
         optimal = spec["problem"]["name"] == "quadratic"
-        st.plotly_chart(
+        themed_chart(
             momentum_map.lr_momentum_map(result, lr_axis, mom_axis, eig, optimal=optimal),
             key=f"lrmom:{exp_id}",
         )
@@ -246,14 +245,14 @@ def _views(exp_id: str) -> None:
             "metric", ["final_loss", "val_acc", "train_loss"], horizontal=True,
             key=f"lr-metric:{exp_id}",
         )  # fmt: skip
-        st.plotly_chart(sf.lr_sensitivity(result, lr_axis, name), key=f"lrsens:{exp_id}")
+        themed_chart(sf.lr_sensitivity(result, lr_axis, name), key=f"lrsens:{exp_id}")
     target = None
     if not surface and any(t.get("epochs") for t in result["trials"]):
         accuracy = any(
             e.get("val_acc") is not None for t in result["trials"] for e in t.get("epochs") or []
         )
         for name in ("val_loss", "val_acc") if accuracy else ("val_loss",):
-            st.plotly_chart(sf.seed_bands(result, name), key=f"bands:{name}:{exp_id}")
+            themed_chart(sf.seed_bands(result, name), key=f"bands:{name}:{exp_id}")
         target = _target(exp_id, accuracy, spec)
     st.markdown("#### Equal-budget table")
     st.dataframe(sf.budget_rows(result, target), width="stretch", hide_index=True)
