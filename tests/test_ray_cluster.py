@@ -159,11 +159,34 @@ def test_optlab_runs_on_a_separately_started_cluster(
     assert got["result"] == json.loads(json.dumps(expected))
 
 
-def test_an_unknown_executor_is_refused_in_one_line(tmp_path: Path) -> None:
+def test_an_unknown_executor_is_refused_naming_the_allowed_values(tmp_path: Path) -> None:
+    """The error itself (the dashboard's Workers box shows it in one line: test_ui_workers)."""
     env = {**os.environ, "OPTLAB_EXECUTOR": "slurm", "OPTLAB_HOME": str(tmp_path)}
     code = "from optlab.jobs.manager import get_manager\nget_manager()"
     out = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
     )
     assert out.returncode != 0
-    assert "OPTLAB_EXECUTOR='slurm' is not an executor; allowed: local, ray" in out.stderr
+    last = out.stderr.strip().splitlines()[-1]
+    assert last.endswith("OPTLAB_EXECUTOR='slurm' is not an executor; allowed: local, ray")
+
+
+def test_a_cluster_gets_the_servers_limits_and_nothing_else(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Paths and data roots belong to each node; only the work limits travel."""
+    from optlab.jobs.ray_executor import server_settings
+
+    for name, value in {
+        "OPTLAB_MAX_EPOCHS": "60",
+        "OPTLAB_MAX_STEPS": "9000",
+        "OPTLAB_DATA_ROOTS": "/srv/data",
+        "OPTLAB_DATA_DIR": "/srv/data/cifar",
+        "OPTLAB_HOME": "/srv/optlab",
+        "OPTLAB_PROBLEMS_DIR": "/srv/problems",
+        "OPTLAB_EXECUTOR": "ray",
+    }.items():
+        monkeypatch.setenv(name, value)
+    sent = server_settings()
+    assert sent["OPTLAB_MAX_EPOCHS"] == "60" and sent["OPTLAB_MAX_STEPS"] == "9000"
+    assert not {k for k in sent if not k.startswith("OPTLAB_MAX_")}
