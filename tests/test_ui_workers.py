@@ -41,3 +41,19 @@ def test_an_unknown_executor_is_one_line_in_the_box(
     assert [e.value for e in at.sidebar.error] == [
         "OPTLAB_EXECUTOR='kubernetes' is not an executor; allowed: local, ray"
     ]
+
+
+def test_workers_that_could_not_start_say_why_not_starting_forever(
+    ui_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A start that failed (here: the store's folder is a file) is named in the box."""
+    blocked = ui_home / "not-a-folder"
+    blocked.write_text("a file where the store's folder should be")
+    monkeypatch.setenv("OPTLAB_HOME", str(blocked))
+    with pytest.raises(OSError):
+        jobs.get_manager()
+    at = AppTest.from_string(SCRIPT, default_timeout=30).run()
+    assert not at.exception
+    [error] = [e.value for e in at.sidebar.error]
+    assert error.startswith("The workers could not start:") and "not-a-folder" in error
+    assert "starting…" not in box_text(at)

@@ -307,6 +307,8 @@ def _needs_gpu(spec: ExperimentSpec) -> bool:
 _MANAGER: JobManager | None = None
 _MANAGER_LOCK = threading.Lock()
 _EXIT_HOOK: list[bool] = []
+#: why the last start failed (an unreachable RAY_ADDRESS …), for status displays
+_START_ERROR: list[str] = []
 
 
 def get_manager() -> JobManager:
@@ -314,7 +316,12 @@ def get_manager() -> JobManager:
     global _MANAGER
     with _MANAGER_LOCK:
         if _MANAGER is None or _MANAGER.closed:  # a closed one is replaced, not handed out
-            _MANAGER = JobManager(Store(paths.db_path()))
+            try:
+                _MANAGER = JobManager(Store(paths.db_path()))
+            except Exception as exc:
+                _START_ERROR[:] = [f"{type(exc).__name__}: {exc}"]
+                raise
+            _START_ERROR.clear()
             if not _EXIT_HOOK:
                 atexit.register(shutdown_manager)
                 _EXIT_HOOK.append(True)
@@ -328,10 +335,17 @@ def current_manager() -> JobManager | None:
     return manager if manager is not None and not manager.closed else None
 
 
+def start_error() -> str | None:
+    """Why the manager could not start, if its last start failed (else None)."""
+    with _MANAGER_LOCK:
+        return _START_ERROR[0] if _START_ERROR else None
+
+
 def shutdown_manager() -> None:
     """Stop the process-wide manager (tests, interpreter exit)."""
     global _MANAGER
     with _MANAGER_LOCK:
         manager, _MANAGER = _MANAGER, None
+        _START_ERROR.clear()
     if manager is not None:
         manager.shutdown()

@@ -13,7 +13,7 @@ from typing import Any
 import streamlit as st
 
 from optlab import settings
-from optlab.jobs.manager import current_manager
+from optlab.jobs.manager import current_manager, start_error
 from optlab.ui.markdown_text import md_text
 
 
@@ -47,7 +47,11 @@ def workers_status() -> None:
             return
         manager = current_manager()
         if manager is None:
-            st.caption("starting…")
+            failed = start_error()
+            if failed:  # e.g. RAY_ADDRESS unreachable: say why, never "starting…" forever
+                st.error(f"The workers could not start: {md_text(failed)}")
+            else:
+                st.caption("starting…")
             return
         try:
             lines = describe(manager.overview())

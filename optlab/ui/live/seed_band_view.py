@@ -13,6 +13,7 @@ import streamlit as st
 from optlab.engine.records import ACTIVE_STATUSES
 from optlab.ui.charts import sweep_figures as sf
 from optlab.ui.charts.live_chart import live_chart
+from optlab.ui.markdown_text import md_text
 from optlab.ui.services import experiment_or_none, store
 
 POLL_SECONDS = 0.5
@@ -21,7 +22,7 @@ POLL_SECONDS = 0.5
 def _panel(exp_id: str, key: str) -> str | None:
     exp = experiment_or_none(exp_id)
     if exp is None:
-        st.info(f"No sweep {exp_id!r} on this server.")
+        st.info(f"No sweep {md_text(repr(exp_id))} on this server.")
         return None
     result = store().sweep_result(exp_id)
     done, total = result["progress"]["done"], result["progress"]["total"]

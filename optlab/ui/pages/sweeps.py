@@ -166,7 +166,10 @@ def _submit(spec: Any) -> None:
     try:
         exp_id = manager().submit(spec, client=client.client_id())
     except (LimitError, SpecError) as exc:
-        page_state.notice(PAGE, str(exc))
+        page_state.notice(PAGE, md_text(exc))
+        return
+    except Exception as exc:  # the workers could not start (Ray unreachable …): say so
+        page_state.notice(PAGE, f"Could not start the sweep: {type(exc).__name__}: {md_text(exc)}")
         return
     page_state.show(PAGE, exp_id)
 
@@ -194,7 +197,7 @@ def _progress(exp: dict[str, Any], result: dict[str, Any]) -> None:
 def _views(exp_id: str) -> None:
     exp = experiment_or_none(exp_id)
     if exp is None:
-        st.info(f"No sweep {exp_id!r} on this server.")
+        st.info(f"No sweep {md_text(repr(exp_id))} on this server.")
         return
     result = store().sweep_result(exp_id)
     if exp["status"] in ACTIVE and st.button("Cancel sweep", key=f"cancel:{exp_id}"):
@@ -303,7 +306,7 @@ def _open_trial(pending: tuple[str, int]) -> None:
     try:
         run_id = manager().submit(single, client=client.client_id())
     except Exception as exc:  # a limit: say so here
-        page_state.notice(PAGE, f"Could not open trial {index}: {exc}")
+        page_state.notice(PAGE, f"Could not open trial {index}: {md_text(exc)}")
         return
     page_state.load_spec(target, single.to_dict(), exp_id=run_id)
     navigation.go(target, {"exp": run_id})

@@ -123,7 +123,11 @@ def from_url(page: str, default: dict[str, Any]) -> dict[str, Any]:
     if exp_id:
         stored = experiment_or_none(exp_id)
         if stored is None:
-            notice(page, f"No experiment {exp_id!r} on this server (deleted, or another server).")
+            notice(
+                page,
+                f"No experiment {md_text(repr(exp_id))} on this server "
+                "(deleted, or another server).",
+            )
             show(page, None)
         elif load_outside(page, stored["spec"], what=f"Experiment {exp_id}'s spec", exp_id=exp_id):
             show(page, None)
