@@ -108,19 +108,23 @@ class LocalExecutor:
         return False
 
     def _cancel_overdue(self, job: Job, grace: float) -> None:
-        """The grace after a cancel is over: kill the worker if the job is still on it."""
+        """The grace after a cancel is over: kill the worker if the job is still on it.
+
+        The kill happens under the lock: a slot hands its worker the next job only after
+        taking the lock to drop this one from ``_running``, so the kill cannot land on the
+        next job (a Ray slot reuses its handle; a local slot, its process)."""
         with self._cond:
             entry = self._running.get(job.id)
             if entry is None or entry[0] is not job or job.id in self._ended or self._stopping:
                 return
             self._killed.add(job.id)
             worker = entry[1]
-        print(
-            f"optlab: worker {worker.slot} did not stop {job.id} within {grace:g} s of a cancel;"
-            " killing it and starting a fresh one",
-            file=sys.stderr,
-        )
-        worker.kill()
+            print(
+                f"optlab: worker {worker.slot} did not stop {job.id} within {grace:g} s of a"
+                " cancel; killing it and starting a fresh one",
+                file=sys.stderr,
+            )
+            worker.kill()
 
     def shutdown(self) -> None:
         with self._cond:
