@@ -22,8 +22,10 @@ Layout, chosen for the UI's reads:
   per ended trial (finished, diverged or failed; a cancelled trial is not kept, so a
   resumed sweep runs it again), its axis values as JSON and its numbers, and for models
   the per-epoch records as JSON.
-- version 4 adds the instruments' records (issue 12): one ``instruments`` row per step of a
-  run with ``record_state`` or ``record_sharpness``, its values as JSON
+- version 4 adds the instruments' records (issue 12): for a run with ``record_state`` or
+  ``record_sharpness``, one ``instruments`` row per record chunk and series (``key``:
+  ``state.exp_avg``, ``update``, ``state_norms.<group>.<name>``, ``sharpness``, …), keyed by
+  the chunk's first ``step``, with its ``n`` steps' values as little-endian float64 bytes
   (:mod:`optlab.store.instruments`); older stores simply have none.
 """
 
@@ -133,9 +135,11 @@ CREATE TABLE instruments (
     exp        INTEGER NOT NULL,
     run        INTEGER NOT NULL,
     step       INTEGER NOT NULL,
-    data       TEXT NOT NULL,
-    PRIMARY KEY (exp, run, step)
-) WITHOUT ROWID
+    key        TEXT NOT NULL,
+    n          INTEGER NOT NULL,
+    data       BLOB NOT NULL,
+    PRIMARY KEY (exp, run, step, key)
+)
 """
 
 #: SQL scripts, one per version step; statements are split on ";" (keep literals free of it)
