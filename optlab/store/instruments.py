@@ -75,13 +75,23 @@ def _width(key: str) -> int:
     return 2 if key.startswith(_STATE) or key in _POINT_KEYS else 1
 
 
+def _contiguous(held: np.ndarray, parts: list[tuple[int, bytes]], counts: list[int]) -> bool:
+    """Do the chunks, back to back, hold exactly the consecutive ``held`` steps?"""
+    n = len(held)
+    if sum(counts) != n or parts[0][0] != held[0] or held[-1] - held[0] != n - 1:
+        return False
+    return all(p[0] + c == q[0] for p, c, q in zip(parts, counts, parts[1:], strict=False))
+
+
 def _aligned(held: np.ndarray, parts: list[tuple[int, bytes]], width: int) -> np.ndarray:
     """The series at the ``held`` steps from ``(first step, data)`` chunks sorted by step;
     NaN where no chunk has the step (a tensor created later); a later chunk wins."""
     shape = (len(held), width) if width == 2 else (len(held),)
-    out = np.full(shape, np.nan)
     values = np.frombuffer(b"".join(d for _, d in parts), dtype="<f8")
     counts = [len(d) // (8 * width) for _, d in parts]
+    if _contiguous(held, parts, counts):  # the usual full read or poll: no index needed
+        return values.reshape(shape).copy()
+    out = np.full(shape, np.nan)
     firsts = np.repeat([s for s, _ in parts], counts)
     steps = firsts + (np.arange(len(firsts)) - np.repeat(np.cumsum(counts) - counts, counts))
     pos = np.minimum(np.searchsorted(held, steps), len(held) - 1)
