@@ -328,11 +328,24 @@ def test_a_recorded_but_empty_state_stays_empty_not_absent(store):
     assert store.result_json(exp_id) == direct
 
 
-def test_show_csv_has_the_instrument_columns(store, tmp_path):
-    exp_id, direct = _stored(store, SURFACE, flush=0.01)
-    exp_id_m, direct_m = _stored(store, MODEL, flush=0.01)
-    folder = tmp_path / "csv"
-    store.export_csv(exp_id, folder)
+def _run_then_show_csv(spec: dict, tmp_path: Path, name: str) -> tuple[dict, Path]:
+    """``optlab run`` (stored) then ``optlab show ID --csv DIR``, in process."""
+    from optlab.cli.main import main
+
+    spec_file = tmp_path / f"{name}.json"
+    spec_file.write_text(json.dumps(spec))
+    out = tmp_path / f"{name}-result.json"
+    assert main(["run", str(spec_file), "--out", str(out), "--quiet"]) == 0
+    direct = json.loads(out.read_text())
+    folder = tmp_path / f"{name}-csv"
+    assert main(["show", direct["id"], "--csv", str(folder)]) == 0
+    return direct, folder
+
+
+def test_show_csv_has_the_instrument_columns(tmp_path, monkeypatch):
+    monkeypatch.setenv("OPTLAB_HOME", str(tmp_path / "home"))
+    direct, folder = _run_then_show_csv(SURFACE, tmp_path, "surface")
+    direct_m, folder_m = _run_then_show_csv(MODEL, tmp_path, "model")
     with open(folder / "1_Adam.csv", newline="") as fh:
         adam = list(csv.DictReader(fh))
     names = ("exp_avg", "exp_avg_sq")
@@ -352,8 +365,7 @@ def test_show_csv_has_the_instrument_columns(store, tmp_path):
         assert [float(row["grad.x"]), float(row["grad.y"])] == ref["grad"][t]
     with open(folder / "2_plain.csv", newline="") as fh:
         assert next(csv.reader(fh))[-2:] == ["x", "y"]  # no instruments recorded: no columns
-    store.export_csv(exp_id_m, tmp_path / "csv_m")
-    with open(tmp_path / "csv_m" / "0_SGDM.csv", newline="") as fh:
+    with open(folder_m / "0_SGDM.csv", newline="") as fh:
         sgdm = list(csv.DictReader(fh))
     ref = direct_m["runs"][0]
     for g in ("layer2.*", "default"):
