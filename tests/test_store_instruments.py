@@ -373,3 +373,25 @@ def test_show_csv_has_the_instrument_columns(tmp_path, monkeypatch):
         assert column == ref["state_norms"][g]["momentum_buffer"]
     sharp = [float(r["sharpness"]) if r["sharpness"] else None for r in sgdm]
     assert sharp == ref["sharpness"] and sharp[0] is not None and sharp[1] is None
+
+
+def test_a_development_store_with_json_instrument_rows_gets_the_chunk_table(tmp_path):
+    """The JSON-per-step table was never released; a store that has it still opens and
+    records instruments (its old rows are dropped, its steps kept)."""
+    path = tmp_path / "dev.db"
+    Store(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute("DROP TABLE instruments")
+    conn.execute(
+        "CREATE TABLE instruments (exp INTEGER NOT NULL, run INTEGER NOT NULL,"
+        " step INTEGER NOT NULL, data TEXT NOT NULL, PRIMARY KEY (exp, run, step)) WITHOUT ROWID"
+    )
+    conn.execute("INSERT INTO instruments VALUES (1, 0, 0, '{\"update\": [1, 2]}')")
+    conn.commit()
+    conn.close()
+    store = Store(path)
+    try:
+        exp_id, direct = _stored(store, SURFACE, flush=0.01)
+        assert store.result_json(exp_id) == direct
+    finally:
+        store.close()

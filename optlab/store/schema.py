@@ -168,12 +168,34 @@ def migrate(conn: sqlite3.Connection) -> int:
         for version in range(found, SCHEMA_VERSION):
             for statement in _statements(MIGRATIONS[version]):
                 conn.execute(statement)
+        _replace_unreleased_instruments(conn)
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
         raise
     return found
+
+
+def needs_migration(conn: sqlite3.Connection) -> bool:
+    """An older version, or a development store with the unreleased instruments layout."""
+    found = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    return found != SCHEMA_VERSION or _unreleased_instruments(conn)
+
+
+def _unreleased_instruments(conn: sqlite3.Connection) -> bool:
+    """Schema 4's first form (one JSON row per step), on main for a day, never released."""
+    columns = [r[1] for r in conn.execute("PRAGMA table_info(instruments)")]
+    return bool(columns) and "key" not in columns
+
+
+def _replace_unreleased_instruments(conn: sqlite3.Connection) -> None:
+    """A development store from before the chunked layout gets today's empty table: its
+    instrument rows could be neither written to nor read (its steps are kept)."""
+    if _unreleased_instruments(conn):
+        conn.execute("DROP TABLE instruments")
+        for statement in _statements(SCHEMA_V4):
+            conn.execute(statement)
 
 
 def _statements(script: str) -> list[str]:
