@@ -26,7 +26,8 @@ Layout, chosen for the UI's reads:
   ``record_sharpness``, one ``instruments`` row per record chunk and series (``key``:
   ``state.exp_avg``, ``update``, ``state_norms.<group>.<name>``, ``sharpness``, …), keyed by
   the chunk's first ``step``, with its ``n`` steps' values as little-endian float64 bytes
-  (:mod:`optlab.store.instruments`); older stores simply have none.
+  (:mod:`optlab.store.instruments`); older stores simply have none.  Its first, unreleased
+  form (one JSON row per step) is replaced by this table when a development store has it.
 """
 
 from __future__ import annotations
