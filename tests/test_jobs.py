@@ -238,6 +238,7 @@ MANAGER_SCRIPT = textwrap.dedent("""
 def test_killed_manager_leaves_interrupted_and_resume_is_bit_identical(tmp_path: Path) -> None:
     db = tmp_path / "optlab.db"
     spec = surface(3000, noise=0.5)
+    spec["runs"][1]["record_state"] = True  # its instrument chunks are cut at the checkpoint
     queued = surface(50, seed=7)
     proc = subprocess.Popen(
         [sys.executable, "-c", MANAGER_SCRIPT, str(db), json.dumps(spec), json.dumps(queued)],
@@ -271,6 +272,7 @@ def test_killed_manager_leaves_interrupted_and_resume_is_bit_identical(tmp_path:
         manager.shutdown()
     assert store.step_counts(exp_id) == {0: 3000, 1: 3000}
     assert store.result_json(exp_id) == direct(spec)
+    assert len(store.result_json(exp_id)["runs"][1]["state"]["exp_avg"]) == 3000
     assert store.result_json(waiting) == direct(queued)
     assert not (tmp_path / "checkpoints" / f"{exp_id}.pt").exists()
 
@@ -287,6 +289,8 @@ def test_shutdown_interrupts_and_a_model_resumes_bit_identical(tmp_path: Path) -
                 "label": "SGDM",
                 "optimizer": {"name": "SGD", "lr": 0.05, "momentum": 0.9},
                 "scheduler": {"name": "StepLR", "step_size": 40, "gamma": 0.8},
+                "record_state": True,
+                "record_sharpness": {"every": 25, "iters": 5},
             },
             {"label": "Adam", "optimizer": {"name": "Adam", "lr": 0.01}},
         ],
@@ -309,8 +313,11 @@ def test_shutdown_interrupts_and_a_model_resumes_bit_identical(tmp_path: Path) -
         assert second.wait(exp_id, 120) == "finished"
     finally:
         second.shutdown()
-    assert store.result_json(exp_id) == direct(spec)
+    stored = store.result_json(exp_id)
+    assert stored == direct(spec)
     assert len(store.epochs(exp_id)) == 12
+    assert stored["runs"][0]["sharpness"][25] is not None
+    assert "momentum_buffer" in stored["runs"][0]["state_norms"]["default"]
 
 
 def test_resume_refuses_what_is_not_interrupted(manager: JobManager) -> None:

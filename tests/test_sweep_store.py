@@ -88,8 +88,10 @@ def test_schema_version_and_old_stores_upgrade(tmp_path: Path) -> None:
     conn.commit()
     conn.close()
     store = Store(path)
-    assert SCHEMA_VERSION == 3
+    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
     assert store.get_experiment("old")["kind"] == "experiment"
+    columns = [r[1] for r in store.conn.execute("PRAGMA table_info(instruments)")]
+    assert columns == ["exp", "run", "step", "key", "n", "data"]
 
 
 def test_tune_round_trip_keeps_phases(tmp_path: Path) -> None:

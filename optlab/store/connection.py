@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from optlab import paths
-from optlab.store.schema import SCHEMA_VERSION, migrate
+from optlab.store.schema import migrate, needs_migration
 from optlab.store.values import UnknownExperiment
 
 BUSY_TIMEOUT_MS = 30_000
@@ -37,7 +37,7 @@ class Connections:
         self._all: list[tuple[threading.Thread, sqlite3.Connection]] = []
         self._lock = threading.Lock()
         conn = self.conn
-        if int(conn.execute("PRAGMA user_version").fetchone()[0]) != SCHEMA_VERSION:
+        if needs_migration(conn):
             migrate(conn)
 
     @property

@@ -191,7 +191,8 @@ class Store(SweepRecords):
                 )
             if extra:
                 conn.executemany(
-                    f"INSERT OR REPLACE INTO instruments ({INSTRUMENT_COLUMNS}) VALUES (?,?,?,?)",
+                    f"INSERT OR REPLACE INTO instruments ({INSTRUMENT_COLUMNS})"
+                    " VALUES (?,?,?,?,?,?)",
                     extra,
                 )
             if batch.epochs:
@@ -288,6 +289,13 @@ class Store(SweepRecords):
                         f"DELETE FROM {table} WHERE exp = ? AND run = ? AND step >= ?",
                         (pk, run, done),
                     )
+                # an instruments chunk that began before the checkpoint keeps its first steps
+                conn.execute(
+                    "UPDATE instruments"
+                    " SET data = substr(data, 1, (? - step) * (length(data) / n)), n = ? - step"
+                    " WHERE exp = ? AND run = ? AND step < ? AND step + n > ?",
+                    (done, done, pk, run, done, done),
+                )
                 if epochs_done is not None:
                     conn.execute(
                         "DELETE FROM epochs WHERE exp = ? AND run = ? AND epoch > ?",

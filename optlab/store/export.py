@@ -174,7 +174,10 @@ def export_csv(store: StoredExperiments, exp_id: str, folder: Path) -> list[Path
                 head += ["eval_x", "eval_y"]
             if rows.effective_lr is not None:
                 head += [f"effective_lr[{g}]" for g in groups]
-            out.writerow(head)
+            names, columns = _instrument_columns(
+                store.instruments(exp_id, r["index"], rows.step) if len(rows) else {}
+            )
+            out.writerow(head + names)
             for i in range(len(rows)):
                 line = [
                     int(rows.step[i]),
@@ -186,7 +189,7 @@ def export_csv(store: StoredExperiments, exp_id: str, folder: Path) -> list[Path
                 for extra in (rows.params, rows.eval_params, rows.effective_lr):
                     if extra is not None:
                         line += map(_cell, extra[i])
-                out.writerow(line)
+                out.writerow(line + [_cell(c[i]) for c in columns])
         written.append(path)
     epochs = store.epochs(exp_id)
     if epochs:
@@ -209,6 +212,31 @@ def export_csv(store: StoredExperiments, exp_id: str, folder: Path) -> list[Path
                 )
         written.append(path)
     return written
+
+
+def _instrument_columns(fields: dict[str, Any]) -> tuple[list[str], list[np.ndarray]]:
+    """A run's instrument series as CSV columns: ``state.<name>.x``/``.y``, ``update.x``/``.y``,
+    ``grad.x``/``.y``, ``state_norms.<group>.<name>``, ``sharpness``; none if not recorded."""
+    names: list[str] = []
+    columns: list[np.ndarray] = []
+
+    def point(name: str, values: np.ndarray) -> None:
+        names.extend((f"{name}.x", f"{name}.y"))
+        columns.extend((values[:, 0], values[:, 1]))
+
+    for k, v in (fields.get("state") or {}).items():
+        point(f"state.{k}", v)
+    for key in ("update", "grad"):
+        if fields.get(key) is not None:
+            point(key, fields[key])
+    for g, series in (fields.get("state_norms") or {}).items():
+        for k, v in series.items():
+            names.append(f"state_norms.{g}.{k}")
+            columns.append(v)
+    if fields.get("sharpness") is not None:
+        names.append("sharpness")
+        columns.append(fields["sharpness"])
+    return names, columns
 
 
 def _cell(x: Any) -> str:

@@ -149,15 +149,24 @@ class Queries(Connections):
 
     def instruments(self, exp_id: str, run: int, steps: np.ndarray | None = None) -> dict[str, Any]:
         """The run's instrument records (record_state, record_sharpness) as StepChunk
-        fields aligned to ``steps`` (default: every stored step of the run); {} if none."""
+        fields aligned to ``steps`` (default: every stored step of the run); {} if none.
+
+        Reads only the chunks that overlap ``steps`` (a live poll: those after the last
+        step seen), two range scans on the ``(exp, run, step, key)`` key."""
         if steps is None:
             steps = self.steps_since(exp_id, run).step
         if not len(steps):
             return {}
+        pk, first, last = self.pk(exp_id), int(steps[0]), int(steps[-1])
+        # the chunk holding the first step may begin before it: start the range scan there
+        begin = self.conn.execute(
+            "SELECT MAX(step) FROM instruments WHERE exp = ? AND run = ? AND step <= ?",
+            (pk, run, first),
+        ).fetchone()[0]
         rows = self.conn.execute(
-            "SELECT step, data FROM instruments WHERE exp = ? AND run = ? AND step BETWEEN ? AND ?"
-            " ORDER BY step",
-            (self.pk(exp_id), run, int(steps[0]), int(steps[-1])),
+            "SELECT step, key, data FROM instruments WHERE exp = ? AND run = ?"
+            " AND step BETWEEN ? AND ? ORDER BY step, rowid",
+            (pk, run, first if begin is None else begin, last),
         ).fetchall()
         return chunk_fields(steps, rows)
 

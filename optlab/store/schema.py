@@ -22,9 +22,12 @@ Layout, chosen for the UI's reads:
   per ended trial (finished, diverged or failed; a cancelled trial is not kept, so a
   resumed sweep runs it again), its axis values as JSON and its numbers, and for models
   the per-epoch records as JSON.
-- version 4 adds the instruments' records (issue 12): one ``instruments`` row per step of a
-  run with ``record_state`` or ``record_sharpness``, its values as JSON
-  (:mod:`optlab.store.instruments`); older stores simply have none.
+- version 4 adds the instruments' records (issue 12): for a run with ``record_state`` or
+  ``record_sharpness``, one ``instruments`` row per record chunk and series (``key``:
+  ``state.exp_avg``, ``update``, ``state_norms.<group>.<name>``, ``sharpness``, …), keyed by
+  the chunk's first ``step``, with its ``n`` steps' values as little-endian float64 bytes
+  (:mod:`optlab.store.instruments`); older stores simply have none.  Its first, unreleased
+  form (one JSON row per step) is replaced by this table when a development store has it.
 """
 
 from __future__ import annotations
@@ -133,9 +136,11 @@ CREATE TABLE instruments (
     exp        INTEGER NOT NULL,
     run        INTEGER NOT NULL,
     step       INTEGER NOT NULL,
-    data       TEXT NOT NULL,
-    PRIMARY KEY (exp, run, step)
-) WITHOUT ROWID
+    key        TEXT NOT NULL,
+    n          INTEGER NOT NULL,
+    data       BLOB NOT NULL,
+    PRIMARY KEY (exp, run, step, key)
+)
 """
 
 #: SQL scripts, one per version step; statements are split on ";" (keep literals free of it)
@@ -164,12 +169,34 @@ def migrate(conn: sqlite3.Connection) -> int:
         for version in range(found, SCHEMA_VERSION):
             for statement in _statements(MIGRATIONS[version]):
                 conn.execute(statement)
+        _replace_unreleased_instruments(conn)
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
         raise
     return found
+
+
+def needs_migration(conn: sqlite3.Connection) -> bool:
+    """An older version, or a development store with the unreleased instruments layout."""
+    found = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    return found != SCHEMA_VERSION or _unreleased_instruments(conn)
+
+
+def _unreleased_instruments(conn: sqlite3.Connection) -> bool:
+    """Schema 4's first form (one JSON row per step), on main for a day, never released."""
+    columns = [r[1] for r in conn.execute("PRAGMA table_info(instruments)")]
+    return bool(columns) and "key" not in columns
+
+
+def _replace_unreleased_instruments(conn: sqlite3.Connection) -> None:
+    """A development store from before the chunked layout gets today's empty table: its
+    instrument rows could be neither written to nor read (its steps are kept)."""
+    if _unreleased_instruments(conn):
+        conn.execute("DROP TABLE instruments")
+        for statement in _statements(SCHEMA_V4):
+            conn.execute(statement)
 
 
 def _statements(script: str) -> list[str]:

@@ -2,7 +2,9 @@
 
 Each poll asks the store only for the steps a run gained since the last poll (one
 range scan on the clustered ``steps`` table); a long finished run opened cold is
-read as a decimated series instead.  Nothing here imports Streamlit: the caller
+read as a decimated series instead.  A run with instruments (record_state,
+record_sharpness) also reads the instrument chunks that cover those steps, one float64
+blob per chunk and series.  Nothing here imports Streamlit: the caller
 keeps the :class:`ExperimentData` between polls (in the session).
 """
 
