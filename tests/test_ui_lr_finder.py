@@ -154,5 +154,7 @@ def test_sharpness_switch_and_chart_on_the_training_page(ui_page: Any) -> None:
     assert _values(sharp["x"]).tolist() == [t for t, _ in measured]
     np.testing.assert_allclose(_values(sharp["y"]), [v for _, v in measured], rtol=1e-6)
     np.testing.assert_allclose(_values(traces["SGDM 2/lr"]["y"]), 2 / 0.05, rtol=1e-6)
-    np.testing.assert_allclose(_values(traces["SGDM (2+2β)/lr, β=0.5"]["y"]), 3 / 0.05, rtol=1e-6)
+    np.testing.assert_allclose(
+        _values(traces["SGDM edge of stability (heavy ball, β=0.5)"]["y"]), 3 / 0.05, rtol=1e-6
+    )
     assert "Adam sharpness λ_max" not in traces
