@@ -335,3 +335,6 @@ def shutdown_manager() -> None:
         manager, _MANAGER = _MANAGER, None
     if manager is not None:
         manager.shutdown()
+    from optlab.jobs.lr_find_job import shutdown_lr_finds  # the finders' children too
+
+    shutdown_lr_finds()
