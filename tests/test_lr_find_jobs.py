@@ -24,7 +24,7 @@ SPEC: dict[str, Any] = {
     "batch_size": 16,
     "runs": [{"label": "SGD", "optimizer": {"name": "SGD", "lr": 0.05}}],
 }
-SETTINGS = LRFindSettings(num_iter=100)
+SETTINGS = LRFindSettings(num_iter=2000, end_lr=1e-3)  # no blow-up: children stay running
 
 
 def _alive(pid: int) -> bool:
@@ -75,7 +75,7 @@ def test_caps_refuse_naming_the_limit_and_shutdown_kills_the_children(
 
 
 def test_a_finished_job_frees_its_slot_and_its_folder_once_read(clean: Any) -> None:
-    job_id = lr_find_job.start_lr_find(SPEC, SETTINGS, client="a")
+    job_id = lr_find_job.start_lr_find(SPEC, LRFindSettings(num_iter=30), client="a")
     job = lr_find_job.get_lr_find(job_id)
     assert job is not None
     job.proc.wait(timeout=120)
