@@ -27,6 +27,17 @@ def env_float(name: str, default: float) -> float:
         return default
 
 
+def max_lr_finds_per_client() -> int:
+    """Dashboard LR range tests (child processes) running at once per browser session
+    (``OPTLAB_MAX_LR_FINDS_PER_CLIENT``)."""
+    return env_int("OPTLAB_MAX_LR_FINDS_PER_CLIENT", 1)
+
+
+def max_lr_finds() -> int:
+    """Dashboard LR range tests running at once on the server (``OPTLAB_MAX_LR_FINDS``)."""
+    return env_int("OPTLAB_MAX_LR_FINDS", 4)
+
+
 def max_steps() -> int:
     """Steps per surface experiment (``OPTLAB_MAX_STEPS``)."""
     return env_int("OPTLAB_MAX_STEPS", 100_000)

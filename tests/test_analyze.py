@@ -65,8 +65,9 @@ def test_stability_limits_per_run():
         )
     )
     limits = [r["stability_limit"] for r in out["runs"]]
-    assert limits[:4] == pytest.approx([2.0, 3.0, 1.5, 1.6])
-    assert limits[4:] == [None, None]
+    # the dampened buffer is a heavy ball with lr·(1 − dampening)
+    assert limits[:5] == pytest.approx([2.0, 3.0, 1.5, 1.6, 3.0 / 0.9])
+    assert limits[5:] == [None]
 
 
 def _reference_sgd(lr: float, momentum: float, nesterov: bool, steps: int = 1500) -> float:

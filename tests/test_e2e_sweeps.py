@@ -127,10 +127,11 @@ def test_lr_momentum_map_shows_the_stability_boundary(dashboard_url: str, page: 
         return [t for p in plots(page) if "(lr, momentum)" in p["title"] for t in p["traces"]]
 
     def boundaries() -> list[dict[str, Any]]:
-        return [t for t in traces() if t["name"] == "stability boundary lr·λmax = 2 + 2β"]
+        return [t for t in traces() if t["name"].startswith("stability boundary (heavy ball")]
 
     got = wait_until(page, lambda: len(boundaries()) == 2 and boundaries(), 30, "boundaries")
-    assert [t["n"] for t in got] == [60, 60]  # one per panel
+    assert all(t["n"] >= 60 for t in got)  # one per panel, each with its own weight decay
+    assert len({t["name"] for t in got}) == 2
     assert sum(t["name"].startswith("optimal lr=") for t in traces()) == 2
     heat = [t for t in traces() if t["type"] == "heatmap"]
     assert [t["name"] for t in heat] == ["SGD: steps to threshold", "SGD wd: steps to threshold"]

@@ -203,7 +203,7 @@ def test_curvature_panel_and_stability_lines_on_the_quadratic(ui_page: Any) -> N
     line = traces["SGDM stability limit"]
     assert _values(line["y"]).tolist() == pytest.approx([(2 + 2 * 0.5) / lam[-1]] * 2)
     assert "Adam stability limit" not in traces
-    boundary = traces["stability boundary lr·λmax = 2 + 2β"]
+    boundary = traces["stability boundary, heavy ball"]
     bx, by = _values(boundary["x"]), _values(boundary["y"])  # float32 on the wire
     np.testing.assert_allclose(bx * lam[-1], 2 + 2 * by.astype(np.float64), rtol=1e-6)
     star = next(t for name, t in traces.items() if name.startswith("optimal heavy ball"))

@@ -154,5 +154,31 @@ def test_sharpness_switch_and_chart_on_the_training_page(ui_page: Any) -> None:
     assert _values(sharp["x"]).tolist() == [t for t, _ in measured]
     np.testing.assert_allclose(_values(sharp["y"]), [v for _, v in measured], rtol=1e-6)
     np.testing.assert_allclose(_values(traces["SGDM 2/lr"]["y"]), 2 / 0.05, rtol=1e-6)
-    np.testing.assert_allclose(_values(traces["SGDM (2+2β)/lr, β=0.5"]["y"]), 3 / 0.05, rtol=1e-6)
+    np.testing.assert_allclose(
+        _values(traces["SGDM edge of stability (heavy ball, β=0.5)"]["y"]), 3 / 0.05, rtol=1e-6
+    )
     assert "Adam sharpness λ_max" not in traces
+
+
+def test_model_finder_over_the_server_cap_is_refused_in_one_line(
+    ui_page: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A real child holds the only slot: the page's click is refused, naming the limit."""
+    from optlab.jobs import lr_find_job
+
+    monkeypatch.setenv("OPTLAB_MAX_LR_FINDS", "1")
+    at = ui_page("training")
+    one = parse_spec(_form(at)).to_dict()
+    one["runs"] = [one["runs"][0]]
+    slow = LRFindSettings(num_iter=2000, end_lr=1e-3)  # no blow-up: it stays running
+    held = lr_find_job.start_lr_find(one, slow, client="someone else")
+    try:
+        at = _find(at, 0, iters=30)
+        assert not at.exception
+        errors = [e.value for e in at.error]
+        assert any("at most 1 (OPTLAB\\_MAX\\_LR\\_FINDS)" in e or "at most 1 (OPTLAB_MAX_LR_FINDS)"
+                   in e for e in errors), errors  # fmt: skip
+        assert all("\n" not in e for e in errors)
+        assert not any("running" in i.value for i in at.info)
+    finally:
+        lr_find_job.forget_lr_find(held)

@@ -3,12 +3,12 @@
 At a point (the start, or any other): the gradient and the Hessian of f by autograd in
 float64, its eigenvalues (ascending) and condition number.  Per run, the largest lr for
 which the optimizer's update, linearized at that point, is stable, where a closed form
-exists (``torch.optim.SGD`` with dampening 0, read from the real optimizer's param
-group):
+exists (``torch.optim.SGD``, read from the real optimizer's param group; one source,
+:func:`sgd_stability_factor`, for every line the dashboard draws):
 
 - plain SGD: ``lr < 2 / λ_max``;
-- heavy ball (momentum β): ``lr < (2 + 2β) / λ_max``;
-- Nesterov (momentum β): ``lr < (2 + 2β) / ((1 + 2β) λ_max)``;
+- heavy ball (momentum β, dampening d): ``lr < (2 + 2β) / ((1 − d) λ_max)``;
+- Nesterov (momentum β, dampening 0): ``lr < (2 + 2β) / ((1 + 2β) λ_max)``;
 
 where ``λ_max`` includes the group's weight decay (``g + wd·x`` adds ``wd`` to every
 eigenvalue).  On a quadratic surface (``Surface.quadratic``) the Hessian is the same
@@ -58,23 +58,54 @@ def point_curvature(problem: Surface, at: tuple[float, float]) -> dict[str, Any]
     }
 
 
+def sgd_stability_factor(
+    momentum: float = 0.0, *, nesterov: bool = False, dampening: float = 0.0
+) -> float | None:
+    """c such that torch's SGD, linearized, is stable iff lr·(λ + weight_decay) < c:
+    2 (plain), (2+2β)/(1−dampening) (heavy ball: the dampened buffer is a heavy ball with
+    lr·(1−dampening)), (2+2β)/(1+2β) (Nesterov, dampening 0); None where no closed form."""
+    if momentum == 0:
+        return 2.0  # torch ignores dampening without momentum
+    if nesterov:
+        return None if dampening else (2.0 + 2.0 * momentum) / (1.0 + 2.0 * momentum)
+    if not dampening < 1:
+        return None
+    return (2.0 + 2.0 * momentum) / (1.0 - dampening)
+
+
 def sgd_stability_limit(
     lam_max: float,
     *,
     momentum: float = 0.0,
     nesterov: bool = False,
     weight_decay: float = 0.0,
+    dampening: float = 0.0,
 ) -> float | None:
-    """The largest stable lr of SGD (dampening 0) linearized where λ_max is the top
-    eigenvalue; None where the curvature is not positive (no lr is stable there)."""
+    """The largest stable lr of SGD linearized where λ_max is the top eigenvalue; None
+    where the curvature is not positive (no lr is stable there) or no closed form applies."""
     lam = lam_max + weight_decay
-    if not lam > 0:
+    factor = sgd_stability_factor(momentum, nesterov=nesterov, dampening=dampening)
+    if not lam > 0 or factor is None:
         return None
-    if momentum == 0:
-        return 2.0 / lam
-    if nesterov:
-        return (2.0 + 2.0 * momentum) / ((1.0 + 2.0 * momentum) * lam)
-    return (2.0 + 2.0 * momentum) / lam
+    return factor / lam
+
+
+def sgd_sharpness_edge(
+    lr: np.ndarray,
+    *,
+    momentum: float = 0.0,
+    nesterov: bool = False,
+    weight_decay: float = 0.0,
+    dampening: float = 0.0,
+) -> np.ndarray | None:
+    """The largest stable λ_max of the loss (without weight decay) at each lr: the edge of
+    stability, c/lr − weight_decay; None where no closed form applies."""
+    factor = sgd_stability_factor(momentum, nesterov=nesterov, dampening=dampening)
+    if factor is None:
+        return None
+    lr = np.asarray(lr, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(lr > 0, factor / lr - weight_decay, np.nan)
 
 
 def optimal_heavy_ball(lam_min: float, lam_max: float) -> dict[str, float] | None:
@@ -110,18 +141,16 @@ def run_stability(run: RunSpec, lam_max: float) -> dict[str, Any]:
     if group is not None:
         out["lr"] = float(group["lr"])
         out["momentum"] = float(group.get("momentum", 0.0) or 0.0)
-        plain_sgd = (
-            optimizers.get_info(run.optimizer.name).name == "SGD"
-            and not group.get("maximize", False)
-            and (group.get("dampening", 0.0) == 0 or out["momentum"] == 0)
-        )
-        if plain_sgd:
+        nesterov = bool(group.get("nesterov", False))
+        damp = float(group.get("dampening", 0.0) or 0.0)
+        wd = float(group.get("weight_decay", 0.0) or 0.0)
+        sgd = optimizers.get_info(run.optimizer.name).name == "SGD"
+        if sgd and not group.get("maximize", False):
+            out.update(nesterov=nesterov, dampening=damp, weight_decay=wd)
             limit = sgd_stability_limit(
-                lam_max,
-                momentum=out["momentum"],
-                nesterov=bool(group.get("nesterov", False)),
-                weight_decay=float(group.get("weight_decay", 0.0) or 0.0),
-            )
+                lam_max, momentum=out["momentum"], nesterov=nesterov, dampening=damp,
+                weight_decay=wd,
+            )  # fmt: skip
     out["stability_limit"] = limit
     return out
 

@@ -349,3 +349,6 @@ def shutdown_manager() -> None:
         _START_ERROR.clear()
     if manager is not None:
         manager.shutdown()
+    from optlab.jobs.lr_find_job import shutdown_lr_finds  # the finders' children too
+
+    shutdown_lr_finds()

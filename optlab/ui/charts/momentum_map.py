@@ -16,6 +16,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from optlab.engine.curvature import sgd_stability_limit
 from optlab.ui.charts.sweep_figures import STAR, look
 
 #: the stability boundary: a red that keeps a 3:1 contrast on white and on the dark theme
@@ -50,8 +51,8 @@ def lr_momentum_map(
     eigenvalues: tuple[float, float] | None = None,
     optimal: bool = False,
 ) -> go.Figure:
-    """Steps to threshold over (lr, momentum), one panel per run (optimizer), each with
-    the boundary lr·λ_max = 2 + 2β and (``optimal``) Distill's optimum."""
+    """Steps to threshold over (lr, momentum), one panel per run (optimizer); SGD panels
+    get their stability boundary and (``optimal``) Distill's optimum."""
     trials = [
         t
         for t in result["trials"]
@@ -83,8 +84,9 @@ def lr_momentum_map(
             row=1,
             col=k + 1,
         )
-        if eigenvalues is not None:
-            _overlays(fig, eigenvalues, moms, optimal, k)
+        rule = _sgd_rule(result["spec"]["runs"], k)
+        if eigenvalues is not None and rule is not None:  # the boundary is SGD's alone
+            _overlays(fig, eigenvalues, moms, optimal, k, rule)
     look(
         fig,
         title="(lr, momentum) map: steps to threshold, one panel per run",
@@ -115,21 +117,45 @@ def _grid(
     return z, status
 
 
+def _sgd_rule(runs: list[dict[str, Any]], k: int) -> dict[str, Any] | None:
+    """Panel ``k``'s SGD settings that move the boundary; None for other optimizers."""
+    opt = runs[k].get("optimizer") if k < len(runs) else None
+    if not isinstance(opt, dict) or str(opt.get("name", "")).lower() != "sgd":
+        return None
+    if opt.get("maximize"):
+        return None
+    return {
+        "nesterov": bool(opt.get("nesterov", False)),
+        "dampening": float(opt.get("dampening") or 0.0),
+        "weight_decay": float(opt.get("weight_decay") or 0.0),
+    }
+
+
 def _overlays(
-    fig: go.Figure, eigenvalues: tuple[float, float], moms: list[float], optimal: bool, k: int
+    fig: go.Figure,
+    eigenvalues: tuple[float, float],
+    moms: list[float],
+    optimal: bool,
+    k: int,
+    rule: dict[str, Any],
 ) -> None:
-    """The stability boundary (and the optimum) on panel ``k``; the legend names them once."""
+    """Panel ``k``'s SGD stability boundary (from ``sgd_stability_limit``) and the optimum."""
     lam_min, lam_max = eigenvalues
     top = max(moms) if moms else 0.99
-    betas = np.linspace(0.0, max(top, 0.0), 60)
+    betas = np.union1d(np.linspace(0.0, max(top, 0.0), 60), moms)
+    lrs = [sgd_stability_limit(lam_max, momentum=float(b), **rule) for b in betas]
+    kind = "Nesterov" if rule["nesterov"] else "heavy ball"
+    kind += f", dampening {rule['dampening']:g}" * bool(rule["dampening"])
+    kind += f", weight decay {rule['weight_decay']:g}" * bool(rule["weight_decay"])
+    named = {t.name for t in fig.data}  # the legend names each overlay once
     fig.add_scatter(
-        x=(2.0 + 2.0 * betas) / lam_max,
+        x=[np.nan if v is None else v for v in lrs],
         y=betas,
         mode="lines",
         line={"color": BOUNDARY_COLOR, "width": 3, "dash": "dash"},
-        name="stability boundary lr·λmax = 2 + 2β",
-        legendgroup="boundary",
-        showlegend=k == 0,
+        name=f"stability boundary ({kind})",
+        legendgroup=f"boundary {kind}",
+        showlegend=f"stability boundary ({kind})" not in named,
         row=1,
         col=k + 1,
     )
@@ -142,7 +168,7 @@ def _overlays(
             marker={**STAR, "size": 18, "line": {**STAR["line"], "width": 2}},
             name=f"optimal lr={lr_opt:.3g}, momentum={beta_opt:.3f}",
             legendgroup="optimal",
-            showlegend=k == 0,
+            showlegend=f"optimal lr={lr_opt:.3g}, momentum={beta_opt:.3f}" not in named,
             row=1,
             col=k + 1,
         )

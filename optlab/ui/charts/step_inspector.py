@@ -54,7 +54,20 @@ def _sgd(
         return ["Δθ = −lr·g_t = −{lr}·{g} = {pred}"]
     b = state["momentum_buffer"]
     v.update(mu=_const(v, mu), omd=_const(v, 1 - damp), b=b, b_prev=_prev(b, steps))
-    lines = ["b_t = μ·b_{t−1} + (1−dampening)·g_t = {mu}·{b_prev} + {omd}·{g} = {b}"]
+    if damp:  # torch starts the buffer at b_0 = g_0, undampened: show step 0 that way
+        first = steps == 0
+        v.update(mu_t=np.where(first, 0.0, mu), omd_t=np.where(first, 1.0, 1 - damp))
+        lines = [
+            "b_t = μ·b_{t−1} + (1−dampening)·g_t (torch: b_0 = g_0) "
+            "= {mu_t}·{b_prev} + {omd_t}·{g} = {b}"
+        ]
+    else:
+        lines = ["b_t = μ·b_{t−1} + (1−dampening)·g_t = {mu}·{b_prev} + {omd}·{g} = {b}"]
+    _expect(
+        v,
+        v.get("mu_t", v["mu"])[:, None] * v["b_prev"] + v.get("omd_t", v["omd"])[:, None] * v["g"],
+        b,
+    )
     if d.get("nesterov"):
         v["nest"] = v["g"] + mu * b
         lines.append("Nesterov: g_t + μ·b_t = {nest}")
@@ -76,6 +89,8 @@ def _adam(
     v.update(b1=_const(v, b1), omb1=_const(v, 1 - b1), b2=_const(v, b2), omb2=_const(v, 1 - b2))
     v.update(m=m, m_prev=_prev(m, steps), v=s, v_prev=_prev(s, steps), g2=v["g"] ** 2, k=k)
     v.update(bc1=1 - b1**k, bc2=1 - b2**k, eps=_const(v, eps))
+    _expect(v, b1 * v["m_prev"] + (1 - b1) * v["g"], m)
+    _expect(v, b2 * v["v_prev"] + (1 - b2) * v["g2"], s)
     lines = [
         "m_t = β₁·m_{t−1} + (1−β₁)·g_t = {b1}·{m_prev} + {omb1}·{g} = {m}",
         "v_t = β₂·v_{t−1} + (1−β₂)·g_t² = {b2}·{v_prev} + {omb2}·{g2} = {v}",
@@ -96,8 +111,13 @@ def _adam(
     wd = float(d.get("weight_decay") or 0.0)
     if decoupled and wd:
         v["wd"] = _const(v, wd)
-        step = step - v["lr"][:, None] * wd * v["theta"]
-        lines.append("decoupled decay: θ ← θ − lr·λ·θ with λ = {wd}")
+        _predict(v, step - v["lr"][:, None] * wd * v["theta"])
+        return [
+            *lines,
+            "decoupled decay (AdamW): θ ← θ − lr·λ·θ, λ = {wd}",
+            "Δθ = −lr·m̂_t / (√v̂_t + ε) − lr·λ·θ_t "
+            "= −{lr}·{mhat} / (√{vhat} + {eps}) − {lr}·{wd}·{theta} = {pred}",
+        ]
     _predict(v, step)
     return [*lines, "Δθ = −lr·m̂_t / (√v̂_t + ε) = −{lr}·{mhat} / (√{vhat} + {eps}) = {pred}"]
 
@@ -112,6 +132,7 @@ def _rmsprop(
     v.update(alpha=_const(v, alpha), oma=_const(v, 1 - alpha), eps=_const(v, eps))
     v.update(s=sq, s_prev=_prev(sq, steps), g2=v["g"] ** 2)
     lines = ["v_t = α·v_{t−1} + (1−α)·g_t² = {alpha}·{s_prev} + {oma}·{g2} = {s}"]
+    _expect(v, alpha * v["s_prev"] + (1 - alpha) * v["g2"], sq)
     var = sq
     if d.get("centered") and "grad_avg" in state:
         v.update(ga=state["grad_avg"], ga_prev=_prev(state["grad_avg"], steps))
@@ -125,6 +146,7 @@ def _rmsprop(
         b = state["momentum_buffer"]
         v.update(mu=_const(v, mu), b=b, b_prev=_prev(b, steps))
         lines.append("b_t = μ·b_{t−1} + g_t/(√v_t + ε) = {mu}·{b_prev} + {g}/{denom} = {b}")
+        _expect(v, mu * v["b_prev"] + v["g"] / v["denom"], b)
         _predict(v, -v["lr"][:, None] * b)
         return [*lines, "Δθ = −lr·b_t = −{lr}·{b} = {pred}"]
     _predict(v, -v["lr"][:, None] * v["g"] / v["denom"])
@@ -141,6 +163,7 @@ def _adagrad(
     acc = state["sum"]
     v.update(s=acc, s_prev=_prev(acc, steps, init), g2=v["g"] ** 2, eps=_const(v, eps))
     v["clr"] = v["lr"] / (1 + steps.astype(np.float64) * decay)
+    _expect(v, v["s_prev"] + v["g2"], acc)
     _predict(v, -v["clr"][:, None] * v["g"] / (np.sqrt(acc) + eps))
     return [
         "s_t = s_{t−1} + g_t² = {s_prev} + {g2} = {s}",
@@ -160,6 +183,8 @@ def _adadelta(
     delta = np.sqrt(acc_prev + eps) / np.sqrt(sq + eps) * v["g"]
     v.update(rho=_const(v, rho), omr=_const(v, 1 - rho), s=sq, s_prev=_prev(sq, steps))
     v.update(u=acc, u_prev=acc_prev, delta=delta, g2=v["g"] ** 2)
+    _expect(v, rho * v["s_prev"] + (1 - rho) * v["g2"], sq)
+    _expect(v, rho * acc_prev + (1 - rho) * delta**2, acc)
     _predict(v, -v["lr"][:, None] * delta)
     return [
         "v_t = ρ·v_{t−1} + (1−ρ)·g_t² = {rho}·{s_prev} + {omr}·{g2} = {s}",
@@ -176,6 +201,28 @@ def _const(v: Values, value: float) -> np.ndarray:
 def _predict(v: Values, step: np.ndarray) -> None:
     """The update the rule gives with the recorded numbers (``{pred}``)."""
     v["pred"] = step
+
+
+MISMATCH = "(the rule with constant hyperparameters does not give this run's updates: its state)"
+
+
+def _close(computed: np.ndarray, recorded: np.ndarray) -> bool:
+    ok = np.isfinite(computed).all(axis=1) & np.isfinite(recorded).all(axis=1)
+    if not ok.any():
+        return True
+    scale = float(np.abs(recorded[ok]).max())
+    return bool(np.allclose(computed[ok], recorded[ok], rtol=1e-6, atol=1e-9 * scale + 1e-300))
+
+
+def _expect(v: Values, computed: np.ndarray, recorded: np.ndarray) -> None:
+    """Note a state line whose substituted numbers do not give the recorded state."""
+    if not _close(computed, recorded):
+        v["_mismatch"] = np.ones(1)
+
+
+def _agrees(v: Values) -> bool:
+    """Whether every state line and the predicted update match what the run recorded."""
+    return "_mismatch" not in v and _close(v["pred"], v["update"])
 
 
 def _generic(v: Values, state: dict[str, np.ndarray]) -> list[str]:
@@ -208,8 +255,13 @@ def inspector_data(run: RunSeries, opt_spec: Any) -> dict[str, Any] | None:
     name = leaf.name.lower()
     d = _defaults(leaf)
     wd = float(d.get("weight_decay") or 0.0)
+    decoupled = name == "adamw" or (name == "adam" and bool(d.get("decoupled_weight_decay")))
     head = ["g_t = ∇f(θ_t) = {graw}  at θ_t = {theta}"]
-    if wd and name in ("sgd", "adam", "rmsprop", "adagrad", "adadelta") and opt_spec is leaf:
+    if d.get("maximize"):  # torch negates the gradient before anything else
+        v["g"] = -grad
+        head.append("maximize: g_t ← −∇f(θ_t) = {g}")
+    coupled = ("sgd", "adam", "rmsprop", "adagrad", "adadelta")
+    if wd and name in coupled and not decoupled and opt_spec is leaf:
         v["wd"] = _const(v, wd)
         v["g"] = v["g"] + wd * v["theta"]
         head.append("coupled L2: g_t ← g_t + λ·θ_t = {g}  (λ = {wd})")
@@ -218,7 +270,7 @@ def inspector_data(run: RunSeries, opt_spec: Any) -> dict[str, Any] | None:
     elif name == "sgd":
         lines = _sgd(d, v, state, steps)
     elif name in ("adam", "adamw"):
-        lines = _adam(d, v, state, steps, decoupled=name == "adamw")
+        lines = _adam(d, v, state, steps, decoupled=decoupled)
     elif name == "rmsprop":
         lines = _rmsprop(d, v, state, steps)
     elif name == "adagrad":
@@ -227,10 +279,14 @@ def inspector_data(run: RunSeries, opt_spec: Any) -> dict[str, Any] | None:
         lines = _adadelta(d, v, state, steps)
     else:
         lines = []
+    if "pred" in v and not _agrees(v):
+        # e.g. a schedule that cycles β or a group with its own momentum: the rule with
+        # constant hyperparameters would show wrong math, so show the state instead
+        del v["pred"]
+        lines = [MISMATCH, *_generic(v, state)]
+    v.pop("_mismatch", None)
     if not lines:
         lines = _generic(v, state)
-    if d.get("maximize"):
-        head.append("maximize: the rule runs on −g_t")
     tail = ["taken: θ_{t+1} − θ_t = {update}"]
     title = f"{opt_spec.name} — update t = {{t}}"
     v["t"] = steps.astype(np.float64)

@@ -53,8 +53,9 @@ def curvature_panel(spec: dict[str, Any] | None, key: str) -> dict[str, Any] | N
         st.dataframe(rows, hide_index=True, key=f"{key}:stability_table")
         st.caption(
             "The stability limit is the largest lr for which the update linearized here is "
-            "stable: 2/λ_max for SGD, (2+2β)/λ_max with momentum β; — where no closed form "
-            "applies (adaptive optimizers, dampening)."
+            "stable: 2/λ_max for SGD, (2+2β)/λ_max with momentum β, (2+2β)/((1+2β)·λ_max) "
+            "with Nesterov (λ_max includes weight decay); — where no closed form applies "
+            "(adaptive optimizers, Nesterov with dampening, maximize)."
         )
         optimal = analysis.get("optimal")
         if optimal:

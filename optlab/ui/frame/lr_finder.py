@@ -19,7 +19,7 @@ import streamlit as st
 
 from optlab import settings as limits
 from optlab.engine.lr_find import LRFindSettings, lr_find
-from optlab.jobs.lr_find_job import forget_lr_find, get_lr_find, start_lr_find
+from optlab.jobs.lr_find_job import LRFindRefused, forget_lr_find, get_lr_find, start_lr_find
 from optlab.spec import ExperimentSpec, SpecError, parse_spec
 from optlab.ui.charts.live_chart import live_chart
 from optlab.ui.charts.lr_find_figure import SUGGESTIONS, lr_find_figure
@@ -27,6 +27,7 @@ from optlab.ui.frame.run_bar import submit
 from optlab.ui.markdown_text import md_text
 from optlab.ui.state import draft as drafts
 from optlab.ui.state import page_state
+from optlab.ui.state.client import client_id
 
 #: a surface's range test runs in the page: at most this many 2-D steps
 SURFACE_MAX_ITER = 1000
@@ -196,8 +197,16 @@ def lr_finder(
             label = labels[int(index)]
             st.session_state.pop(_RESULT + state, None)
             if model:
-                job = start_lr_find(one, found)
-                st.session_state[_JOB + state] = {"job": job, "index": int(index), "label": label}
+                try:
+                    job = start_lr_find(one, found, client=client_id())
+                except LRFindRefused as exc:
+                    st.error(md_text(str(exc)), icon="⚠️")
+                else:
+                    st.session_state[_JOB + state] = {
+                        "job": job,
+                        "index": int(index),
+                        "label": label,
+                    }
             else:
                 result = lr_find(parse_spec(one), found)["runs"][0]
                 st.session_state[_RESULT + state] = {
