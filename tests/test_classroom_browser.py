@@ -51,7 +51,7 @@ def test_presenter_mode_hides_the_editor_on_surfaces_and_training(
         expect(page.get_by_role("button", name="Run", exact=True)).to_be_visible(timeout=60_000)
         page.wait_for_url(re.compile(r"present=1"), timeout=20_000)
         assert page.get_by_role("textbox", name="label").count() == 0
-        assert not page.locator("[data-testid='stSidebar']").is_visible()
+        expect(page.locator("[data-testid='stSidebar']")).to_be_hidden(timeout=20_000)
         if not path:  # the presenter runs the race: nothing (the header) covers Run
             page.get_by_role("button", name="Run", exact=True).click(timeout=20_000)
             expect(page.locator(STEP)).to_be_visible(timeout=60_000)
