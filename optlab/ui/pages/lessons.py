@@ -94,7 +94,9 @@ def _question(lesson: lessons.Lesson, k: int, scene: lessons.Scene) -> bool:
     if scene.question is None:
         return True
     key = f"{_ANSWER}{lesson.name}:{k}"
-    if st.session_state.get(key) is not None:
+    answer = st.session_state.get(key)
+    if answer is not None:
+        st.success(f"**{scene.question}** — you answered **{answer}**.")
         return True
     with st.container(border=True, key="optlab-question"):
         choice = st.radio(scene.question, scene.choices, index=None, key=f"{key}:radio")
@@ -105,16 +107,9 @@ def _question(lesson: lessons.Lesson, k: int, scene: lessons.Scene) -> bool:
     return False
 
 
-def _answered(lesson: lessons.Lesson, k: int, scene: lessons.Scene) -> None:
-    """The class's answer, under the caption (the race column keeps its height)."""
-    answer = st.session_state.get(f"{_ANSWER}{lesson.name}:{k}")
-    if scene.question is not None and answer is not None:
-        st.success(f"**{scene.question}** — you answered **{answer}**.")
-
-
 def _nav(lesson: lessons.Lesson, k: int) -> None:
     n = len(lesson.scenes)
-    cols = st.columns(2, vertical_alignment="center")
+    cols = st.columns([1, 1, 4], vertical_alignment="center")
     cols[0].button(
         "Previous", icon=":material/arrow_back:", disabled=k <= 1, on_click=_move,
         args=(lesson, k - 1), key="lesson:prev", width="stretch",
@@ -123,21 +118,18 @@ def _nav(lesson: lessons.Lesson, k: int) -> None:
         "Next", icon=":material/arrow_forward:", disabled=k >= n, on_click=_move,
         args=(lesson, k + 1), key="lesson:next", width="stretch",
     )  # fmt: skip
-    st.markdown(f"**Scene {k} of {n}** · {lesson.title}")
-
-
-def _run_button(lesson: lessons.Lesson, k: int, spec: Any) -> None:
-    """Run, under the caption: the race column starts with the status lines and the player."""
-    if st.button("Run", type="primary", icon=":material/play_arrow:", key="lesson:run"):
-        submit(f"lessons:{lesson.name}:{k}", spec)
+    cols[2].markdown(f"**Scene {k} of {n}** · {lesson.title}")
 
 
 def _results(lesson: lessons.Lesson, k: int, spec: Any) -> None:
-    exp_id = page_state.shown(f"lessons:{lesson.name}:{k}")
+    slot = f"lessons:{lesson.name}:{k}"
+    if st.button("Run", type="primary", icon=":material/play_arrow:", key="lesson:run"):
+        submit(slot, spec)
+    exp_id = page_state.shown(slot)
     if exp_id and getattr(spec, "sweep", None) is not None:
         seed_band_view(exp_id, key="lesson")  # a sweep scene: the runs over seeds
     elif exp_id:
-        live_view(exp_id, key="lesson", autoplay=True, fit=True)
+        live_view(exp_id, key="lesson", autoplay=True)
     elif getattr(spec, "sweep", None) is not None:
         st.caption("Press **Run** to start the sweep; the seed bands fill in epoch by epoch.")
     else:
@@ -169,31 +161,27 @@ def render() -> None:
     show_controls = controls_shown(PAGE)
     k = _scene_index(lesson)
     scene = lesson.scenes[k - 1]
-    # The navigation, title, caption, controls and Run head the left column, the race the right one:
-    # at 1280x720 the caption and the whole contour with its player are on screen together
-    # (above the chart, the title, a long caption and Run pushed the contour below the fold).
+    _nav(lesson, k)
+    st.markdown(f"## {scene.title}")
+    # The caption heads the left column, next to the chart: at 1280x720 it is on screen
+    # with the race (above the chart, a long caption pushed the chart below the fold;
+    # below the controls, an empty or tall column pushed the caption off-screen).
     left, right = st.columns([4, 8] if present else [5, 7], gap="large")
     with left:
-        _nav(lesson, k)
-        st.markdown(f"## {scene.title}")
         with st.container(key="optlab-caption"):
             st.markdown(scene.caption)
         values: dict[str, Any] = {}
         if show_controls and scene.controls:
             with st.container(key="optlab-lesson-controls"):
                 values = _controls(lesson, k, scene)
+    spec_dict = lessons.scene_spec(scene, values)
+    with right:
         try:
-            spec = parse_spec(lessons.scene_spec(scene, values))
+            spec = parse_spec(spec_dict)
         except SpecError as exc:
             st.error("\n".join(f"{p}: {m}" for p, m in exc.errors))
             spec = None
-    with right:
-        answered = _question(lesson, k, scene)
-    if answered and spec is not None:
-        with left:
-            _answered(lesson, k, scene)
-            _run_button(lesson, k, spec)
-        with right:
+        if _question(lesson, k, scene) and spec is not None:
             _results(lesson, k, spec)
     present_toggle(PAGE, present)
     st.query_params.from_dict({**url_flags(present), "lesson": name, "scene": str(k)})
