@@ -142,3 +142,47 @@ def test_lesson_at_1280x720_is_local_and_keeps_the_caption_on_screen(
     outside = sorted({u for u in requests if not _local(u)})
     assert not outside, outside
     assert any("plotly" in u for u in requests)  # plotly.js came from this server
+
+
+_PLOT_BOX = """() => {
+    const gd = document.querySelector('.optlab-live-chart');
+    const b = gd.querySelector('.nsewdrag').getBoundingClientRect();
+    return [b.top, b.bottom];
+}"""
+
+
+def test_contour_and_player_fit_1280x720_in_presenter_mode(
+    dashboard_url: str, chromium: Any
+) -> None:
+    """Surfaces ?present=1: after the race, with the page at its top, the contour's whole
+    plot area and the player bar are on screen."""
+    from playwright.sync_api import expect
+
+    shots = __import__("pathlib").Path("/tmp/wtfit")
+    shots.mkdir(exist_ok=True)
+    context = chromium.new_context(viewport={"width": 1280, "height": 720})
+    try:
+        page = context.new_page()
+        for name, path in (("surfaces_present", "?present=1&theme=projector"),):
+            page.goto(f"{dashboard_url}/{path}")
+            if name != "surfaces_present":  # the scene's question first
+                page.get_by_role("radio").first.check(force=True, timeout=60_000)
+                page.get_by_role("button", name="Answer").click()
+            page.get_by_role("button", name="Run", exact=True).click(timeout=60_000)
+            expect(page.locator(STEP)).to_be_visible(timeout=60_000)
+            expect(page.locator("[data-testid='optlab-run-status']")).not_to_contain_text(
+                "running", timeout=60_000
+            )
+            page.wait_for_timeout(1500)  # the final full rerun after the race
+            page.mouse.move(1270, 710)  # no tooltip from a mouse resting on Run
+            page.evaluate("() => document.querySelector('[data-testid=stMain]').scrollTo(0, 0)")
+            top, bottom = page.evaluate(_PLOT_BOX)
+            assert top >= 0 and bottom <= 720, (name, top, bottom)
+            bar = page.locator(".optlab-player").first.bounding_box()
+            assert bar is not None and bar["y"] >= 0 and bar["y"] + bar["height"] <= top, bar
+            if name.startswith("lesson"):
+                box = page.locator(".st-key-optlab-caption").bounding_box()
+                assert box is not None and box["y"] >= 0 and box["y"] + box["height"] <= 720
+            page.screenshot(path=str(shots / f"fit_{name}.png"))
+    finally:
+        context.close()

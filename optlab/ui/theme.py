@@ -31,6 +31,9 @@ FONT_FAMILY = "Inter, 'Source Sans Pro', 'Helvetica Neue', Arial, sans-serif"
 FONT_SIZE = 17
 CHART_HEIGHT = 430
 CONTOUR_HEIGHT = 560
+#: the contour beside a side column (presenter mode, lessons): with the status lines and
+#: the player bar above it, its whole plot area fits a 1280x720 projector screen
+FIT_CONTOUR_HEIGHT = 410
 
 #: a pale contour scale: trajectories in strong colours stay readable on top of it
 CONTOUR_SCALE: list[tuple[float, str]] = [

@@ -385,8 +385,8 @@ const PLAYER_CSS = `
 .optlab-player-speed { font-size: 0.95rem; padding: 2px 4px; color: inherit;
   background: var(--optlab-button, #f4f4f4); border: 1px solid var(--optlab-border, #999); }
 .optlab-player-step { font-weight: 700; font-variant-numeric: tabular-nums; margin-left: 8px; }
-.optlab-player-readout { display: flex; gap: 14px; flex-wrap: wrap;
-  font-variant-numeric: tabular-nums; margin-top: 2px; }
+.optlab-player-readout { display: flex; gap: 0 12px; flex-wrap: wrap; line-height: 1.35;
+  font-size: 0.92em; font-variant-numeric: tabular-nums; margin-top: 2px; }
 `;
 
 function playerStyle() {

@@ -19,7 +19,7 @@ PRESENT_CSS = """
   .st-key-optlab-caption p, .st-key-optlab-caption li { font-size: 1.4rem !important;
     line-height: 1.4; }
   [data-testid="stCaptionContainer"] p { font-size: 1.2rem !important; }
-  [data-testid="stMainBlockContainer"], .block-container { padding-top: 4rem !important;
+  [data-testid="stMainBlockContainer"], .block-container { padding-top: 3rem !important;
     max-width: 100% !important; }
 </style>
 """

@@ -67,9 +67,18 @@ def is_active(exp_id: str | None) -> bool:
     return stored is not None and stored["status"] in ACTIVE_STATUSES
 
 
-def run_bar(page: str, spec: Any, errors: list[tuple[str, str]], *, busy: bool) -> str | None:
-    """The Run button and the errors that block it; the new experiment's id when clicked."""
-    cols = st.columns([1.3, 2.7], vertical_alignment="center")
+def run_bar(
+    page: str, spec: Any, errors: list[tuple[str, str]], *, busy: bool, narrow: bool = False
+) -> str | None:
+    """The Run button and the errors that block it; the new experiment's id when clicked.
+
+    ``narrow`` (presenter mode's side column): the note goes under the button, and no
+    tooltip hangs over the chart while the presenter's mouse rests on Run."""
+    cols = (
+        [st.container(), st.container()]
+        if narrow
+        else st.columns([1.3, 2.7], vertical_alignment="center")
+    )
     clicked = cols[0].button(
         "Run",
         type="primary",
@@ -77,7 +86,7 @@ def run_bar(page: str, spec: Any, errors: list[tuple[str, str]], *, busy: bool) 
         key=f"run:{page}",
         disabled=spec is None,
         width="stretch",
-        help="validate and start every run (paired: same start, same batches)",
+        help=None if narrow else "validate and start every run (paired: same start, same batches)",
     )
     with cols[1]:
         if spec is None:

@@ -58,6 +58,7 @@ def _surface_charts(
     start: tuple[float, float] | None,
     on_click: Callable[[dict[str, float]], None] | None,
     autoplay: bool = False,
+    fit: bool = False,
 ) -> None:
     from optlab.spec import parse_spec
 
@@ -66,6 +67,8 @@ def _surface_charts(
     problem = spec.problem.build()
     points = figures.LIVE_POINTS if data.active else figures.MAX_POINTS
     fig = figures.contour_figure(problem, data.runs, start=start, upto=upto, max_points=points)
+    if fit:  # the readout above names each run in its colour: the legend's rows go to the plot
+        fig = _no_legend(fig)
     player = build_player(
         fig,
         data.runs,
@@ -81,7 +84,7 @@ def _surface_charts(
     click = live_chart(
         fig,
         key=f"{key}:contour",
-        height=theme.CONTOUR_HEIGHT,
+        height=theme.FIT_CONTOUR_HEIGHT if fit else theme.CONTOUR_HEIGHT,
         static_traces=figures.CONTOUR_STATIC,
         on_click=on_click is not None,
         player=player,
@@ -162,8 +165,12 @@ def live_view(
     on_click: Callable[[dict[str, float]], None] | None = None,
     after: Callable[[ExperimentData], Any] | None = None,
     autoplay: bool = False,
+    fit: bool = False,
 ) -> ExperimentData:
-    """Status, charts and summary of ``exp_id``, polling while it runs."""
+    """Status, charts and summary of ``exp_id``, polling while it runs.
+
+    ``fit`` (presenter mode, lessons): a lower contour without its legend, so that the
+    whole plot area, the status lines and the player bar fit a 1280x720 screen."""
     first = load(exp_id)
     was_active = first.active
     inline = [True]  # the first call runs inside this full run; later ones are polls
@@ -174,7 +181,7 @@ def live_view(
         data = load(exp_id)
         status_bar(data, on_cancel=lambda run: _cancel(exp_id, run), key=key)
         if data.is_surface:
-            _surface_charts(data, key, start, on_click, autoplay)
+            _surface_charts(data, key, start, on_click, autoplay, fit)
         else:
             _model_charts(data, key)
         summary_table(data, f"{key}:summary")

@@ -50,7 +50,7 @@ def _clicked(point: dict[str, float]) -> None:
     st.rerun(scope="app")
 
 
-def _preview(cls: Any, draft: dict[str, Any]) -> None:
+def _preview(cls: Any, draft: dict[str, Any], height: int) -> None:
     """The contour of the surface being set up, with its start point (click to move it)."""
     problem_spec = draft.get("problem") or {}
     try:
@@ -63,7 +63,7 @@ def _preview(cls: Any, draft: dict[str, Any]) -> None:
     click = live_chart(
         fig,
         key=f"{CHART_KEY}:contour",
-        height=theme.CONTOUR_HEIGHT,
+        height=height,
         static_traces=CONTOUR_STATIC,
         on_click=True,
     )
@@ -106,24 +106,34 @@ def render() -> None:
             cls = surface_setup(PAGE, draft)
             st.markdown("#### Runs")
             boxes = runs_editor(PAGE, draft, steps=int(draft.get("steps") or 500), model=False)
-    else:  # presenter mode or a students' link: no editor, the chart across the page
+    elif present:  # Run in a narrow side column: the contour and its player fit 1280x720
+        bar, right = st.columns([1, 4], gap="medium")
+        boxes = []
+    else:  # a students' link: no editor, the chart across the page
         bar, right, boxes = st.container(), st.container(), []
         cls = _surface_class(draft)
     spec, errors = validate(draft)
     show_run_errors(boxes, errors)
     show_run_warnings(boxes, spec)  # optlab check's pitfalls, on their run's card
     with bar:
-        run_bar(PAGE, spec, errors, busy=is_active(page_state.shown(PAGE)))
+        run_bar(PAGE, spec, errors, busy=is_active(page_state.shown(PAGE)), narrow=present)
     exp_id = page_state.shown(PAGE)
+    height = theme.FIT_CONTOUR_HEIGHT if present else theme.CONTOUR_HEIGHT
     stored = experiment_or_none(exp_id) if exp_id else None
     if exp_id and (stored is None or problem_identity(stored["spec"]) != problem_identity(draft)):
         page_state.show(PAGE, None)  # the form moved to another surface: a new experiment
         exp_id = None
     with right:
         if exp_id:
-            live_view(exp_id, key=CHART_KEY, start=_start(draft), on_click=_clicked)
+            live_view(
+                exp_id,
+                key=CHART_KEY,
+                start=_start(draft),
+                on_click=_clicked,
+                fit=present,
+            )
         else:
-            _preview(cls, draft)
+            _preview(cls, draft, height)
         curvature_panel(spec.to_dict() if spec is not None else None, CHART_KEY)
         if editing:  # the finder is an editor action: not in presenter mode or on a students' link
             lr_finder(PAGE, draft, spec, model=False)
