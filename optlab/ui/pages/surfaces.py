@@ -109,6 +109,7 @@ def render() -> None:
     elif present:  # Run in a narrow side column: the contour and its player fit 1280x720
         bar, right = st.columns([1, 4], gap="medium")
         boxes = []
+        cls = _surface_class(draft)
     else:  # a students' link: no editor, the chart across the page
         bar, right, boxes = st.container(), st.container(), []
         cls = _surface_class(draft)
