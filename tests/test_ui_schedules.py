@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.markdown_shown import shown
+
 
 def button(at: Any, label: str, index: int = 0) -> Any:
     return [b for b in at.button if b.label == label][index]
@@ -32,7 +34,7 @@ def test_invalid_argument_shows_a_message_not_a_traceback(ui_page: Any) -> None:
     step_size = next(n for n in at.number_input if n.label == "step_size")
     step_size.set_value(0).run()
     assert not at.exception
-    text = "\n".join(e.value for e in at.error)
+    text = shown("\n".join(e.value for e in at.error))  # as the browser shows the Markdown
     assert "runs[1].scheduler.step_size" in text and "greater than or equal to 1" in text
 
 
