@@ -156,7 +156,13 @@ def test_axes_editor_changes_the_sweep(dashboard_url: str, page: Any) -> None:
     wait_until(
         page, lambda: page.get_by_text("sweep.axes.optimizer.lr").count(), 30, "the axis error"
     )
-    assert page.get_by_role("button", name="Run sweep").count() == 0
+    # the rerun that shows the error also drops the button: wait for it, not just the text
+    wait_until(
+        page,
+        lambda: page.get_by_role("button", name="Run sweep").count() == 0,
+        30,
+        "Run sweep gone while the axis is invalid",
+    )
 
 
 def test_cifar_seed_bands_fill_in(dashboard_url: str, page: Any) -> None:
