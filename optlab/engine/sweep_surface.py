@@ -37,6 +37,7 @@ from optlab.engine.sweep_steppers import (
     functional_sgd_step,
     needs_single,
     shareable,
+    value_and_grad,
 )
 from optlab.problem import Surface
 from optlab.spec import ExperimentSpec, RunSpec
@@ -69,7 +70,7 @@ class _SurfaceBlock:
         n = len(trials)
         self.buffer = torch.tensor(starts, dtype=DTYPE).reshape(n, 2)
         self.grad = torch.zeros((n, 2), dtype=DTYPE)
-        self.ones = torch.ones((), dtype=DTYPE).expand(n)  # d(sum)/d(row): what sum() hands on
+        self.ones = torch.ones((), dtype=DTYPE).expand(n)  # what sum()'s backward hands on
         self.points, self.grads = self.buffer.numpy(), self.grad.numpy()  # views, kept current
         self.noise: torch.Tensor | None = None
         if any(v > 0 for v in noises):
@@ -139,35 +140,6 @@ class _SurfaceBlock:
             if self.active[i]:
                 self.active[i] = False
                 self.status[i], self.message[i] = status, message
-
-    def _objective(self, xy: torch.Tensor, t: int) -> tuple[torch.Tensor, torch.Tensor]:
-        # as a single run: the noise term's gradient joins the surface's at the selects
-        value = self.problem.value(xy[..., 0], xy[..., 1])
-        assert self.noise is not None
-        uv = self.noise[t]
-        return value, value + uv[:, 0] * xy[..., 0] + uv[:, 1] * xy[..., 1]
-
-    def _value_and_grad(self, t: int) -> torch.Tensor:
-        """f at every row, its gradient written into ``self.grad``.
-
-        Without noise the gradient is taken with respect to the two columns (x and y, as
-        the single run's selects give them) and written into ``grad``'s columns: no
-        interleaving ``stack`` in the backward pass, no ``sum`` node (its backward hands
-        every row a gradient of exactly 1, as ``grad_outputs`` of ones does here)."""
-        if self.noise is None:
-            x, y = self.buffer.detach().requires_grad_().unbind(-1)
-            value = self.problem.value(x, y)
-            gx, gy = torch.autograd.grad(
-                value, (x, y), self.ones, allow_unused=True, materialize_grads=True
-            )
-            self.grad[:, 0].copy_(gx)
-            self.grad[:, 1].copy_(gy)
-            return value.detach()
-        xy = self.buffer.detach().requires_grad_()
-        value, loss = self._objective(xy, t)
-        (g,) = torch.autograd.grad(loss, xy, self.ones)
-        self.grad.copy_(g)
-        return value.detach()
 
     def _in_bounds(self, values: np.ndarray) -> bool:
         """Every row finite and inside the box, checked with a few whole-array reductions
@@ -248,7 +220,8 @@ class _SurfaceBlock:
                 if g.opt.plan.later:  # frozen groups that join later
                     g.opt.join_groups(t)
                 g.opt.before_update()  # scheduler_first: the scheduler steps first
-            values = self._value_and_grad(t).numpy()
+            noise = self.noise[t] if self.noise is not None else None
+            values = value_and_grad(self.problem, self.buffer, self.grad, self.ones, noise)
             bad = self._check(t, values, on_done)
             if bad:
                 general, fixed = self._live()
