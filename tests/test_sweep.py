@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import random
 from pathlib import Path
 from typing import Any
@@ -349,10 +350,17 @@ def test_cli_sweep_writes_the_result(tmp_path: Path) -> None:
     data = {**SGD_MAP, "steps": 30}
     out = tmp_path / "r.json"
     assert main(["sweep", _write(tmp_path, data), "--out", str(out), "--no-store", "--quiet"]) == 0
-    result = json.loads(out.read_text())
+    text = out.read_text()
+    result = json.loads(text)
     assert set(result) == {"spec", "trials", "summary"}
     assert len(result["trials"]) == 48
     assert result["spec"]["sweep"]["axes"]["optimizer.lr"] == {"log": [0.01, 4.0], "num": 8}
+    assert result == json.loads(json.dumps(run_sweep(parse_spec(data))))
+    # readable: the spec and summary indented, each trial on a line of its own
+    lines = text.splitlines()
+    trials = [json.loads(line.rstrip(",")) for line in lines if line.startswith('  {"index"')]
+    assert trials == result["trials"]
+    assert ' "spec": {' in lines and '  "problem": {' in lines
 
 
 def test_cli_run_refuses_a_sweep(tmp_path: Path, capsys: Any) -> None:
@@ -444,3 +452,73 @@ def test_a_halton_sampled_trial_equals_a_plain_pytorch_loop() -> None:
             assert got["final_loss"] == float(problem.value(xy[0], xy[1]).detach())
             checked += 1
     assert checked >= 3
+
+
+def _plain_trial(problem: Any, start: tuple[float, float], make: Any, steps: int) -> Any:
+    """One start as a textbook loop under the divergence rule of docs/architecture.md
+    (loss, gradient norm and point checked before each update): (status, diverged_at,
+    the recorded losses and the final one, the final point)."""
+    (x0, x1), (y0, y1) = problem.divergence_box()
+    xy = torch.tensor(start, dtype=torch.float64, requires_grad=True)
+    opt = make([xy])
+    losses: list[float] = []
+    for t in range(steps):
+        opt.zero_grad()
+        loss = problem.value(xy[0], xy[1])
+        loss.backward()
+        (x, y), (gx, gy) = xy.detach().tolist(), xy.grad.tolist()
+        value = loss.item()
+        if not (
+            math.isfinite(value) and math.isfinite(math.hypot(gx, gy))
+            and x0 <= x <= x1 and y0 <= y <= y1
+        ):  # fmt: skip
+            return "diverged", t, losses, None
+        losses.append(value)
+        opt.step()
+    final = problem.value(xy[0], xy[1]).item()
+    point = xy.detach().tolist()
+    if not (math.isfinite(final) and all(map(math.isfinite, point))):
+        return "diverged", steps, losses, None
+    return "finished", None, [*losses, final], point
+
+
+def test_rows_diverging_at_different_steps_against_plain_loops() -> None:
+    """A block whose rows end at many different steps (a shared SGD with momentum that
+    blows up from most starts, a shared Adam that reaches the threshold at many steps):
+    each trial's status, diverged_at, best loss, steps to threshold and final point are
+    those of its own textbook loop."""
+    spec = parse_spec(
+        {
+            "problem": {"name": "rosenbrock"},
+            "steps": 120,
+            "runs": [
+                {"label": "wild", "optimizer": {"name": "SGD", "lr": 0.004, "momentum": 0.9}},
+                {"label": "calm", "optimizer": {"name": "Adam", "lr": 0.03}},
+            ],
+            "sweep": {
+                "axes": {"problem.start": {"grid": [[-2, 2], [-1, 3]], "num": [9, 8]}},
+                "threshold": 0.5,
+            },
+        }
+    )
+    trials, result = plan(spec), run_sweep(spec)
+    problem = spec.problem.build()
+    makers = {
+        "wild": lambda p: torch.optim.SGD(p, lr=0.004, momentum=0.9),
+        "calm": lambda p: torch.optim.Adam(p, lr=0.03),
+    }
+    diverged_at, hits = set(), set()
+    for trial, got in zip(trials, result["trials"], strict=True):
+        status, at, losses, point = _plain_trial(
+            problem, trial.values["problem.start"], makers[trial.label], 120
+        )
+        hit = next((t for t, v in enumerate(losses) if v <= 0.5), None)
+        assert got["status"] == status, trial
+        assert got["diverged_at"] == at
+        assert got["best_loss"] == (min(losses) if losses else None)
+        assert got["steps_to_threshold"] == hit
+        assert got.get("final_params") == point
+        diverged_at.add(at)
+        hits.add(hit)
+    assert len(diverged_at - {None}) >= 4  # rows ended at several different steps
+    assert len(hits - {None}) >= 4

@@ -11,7 +11,6 @@ and skips the trials it already has.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from typing import Any
@@ -110,8 +109,9 @@ def _resumable(spec_path: str, exp_id: str) -> tuple[Any, list[Any]]:
 def cmd_sweep(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from optlab.engine.sweep import gc_paused
     from optlab.engine.sweep_plan import plan
-    from optlab.engine.sweep_work import result_json, run_remaining, total_trials
+    from optlab.engine.sweep_work import result_json, result_text, run_remaining, total_trials
 
     if args.resume:
         if args.no_store:
@@ -121,7 +121,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         spec, done = read_spec(args.spec), []
     if spec.sweep is None:
         raise UsageError(f"{args.spec} has no sweep; add one or run it with `python -m optlab run`")
-    plan(spec)  # bad input fails here, before anything runs or is stored (exit 2)
+    with gc_paused():
+        planned = plan(spec)  # bad input fails here, before anything runs or is stored (exit 2)
     from optlab.cli.instrument_commands import print_warnings
 
     print_warnings(spec)  # the base spec's pitfalls (the axes' values are not checked)
@@ -145,16 +146,20 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     try:
         if recorder is None:
-            results, _ = run_remaining(spec, done, on_result=on_result, threads=args.threads)
+            results, _ = run_remaining(
+                spec, done, on_result=on_result, threads=args.threads, planned=planned
+            )
         else:
             with recorder:
-                results, _ = run_remaining(spec, done, on_result=on_result, threads=args.threads)
+                results, _ = run_remaining(
+                    spec, done, on_result=on_result, threads=args.threads, planned=planned
+                )
     finally:
         bar.close()
     if recorder is not None:
         print(f"stored as sweep {recorder.id}", file=sys.stderr)
     result = result_json(spec, results)
-    write_output(json.dumps(result, indent=None if args.out is None else 1) + "\n", args.out)
+    write_output(result_text(result, pretty=args.out is not None), args.out)
     failed = [t for t in result["trials"] if t["status"] == "failed"]
     if failed:
         print(

@@ -6,18 +6,21 @@ profiling, ``_default_to_fused_or_foreach`` per call, ``no_grad`` per call) domi
 Both helpers call torch's own functional ``sgd`` -- the function ``SGD.step`` calls -- with
 the arguments ``SGD.step`` would pass and the momentum buffers kept in ``optimizer.state``,
 so every cell is still a real ``torch.optim.SGD`` update, bit for bit.
+:func:`value_and_grad` evaluates a block's rows and their gradients in one graph.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
 from torch.optim.optimizer import _default_to_fused_or_foreach
 from torch.optim.sgd import sgd as functional_sgd
 
 from optlab.catalog import optimizers
 from optlab.engine.run_optimizer import RunOptimizer
+from optlab.problem import Surface
 from optlab.spec import RunSpec, SchedulerSpec
 
 
@@ -125,3 +128,35 @@ class FixedSGD:
         functional_sgd(self.params, self.grads, self.bufs, **self.kwargs)
         if self.bufs[0] is not None:
             self.state["momentum_buffer"] = self.bufs[0]
+
+
+def value_and_grad(
+    problem: Surface,
+    points: torch.Tensor,
+    grad: torch.Tensor,
+    ones: torch.Tensor,
+    noise: torch.Tensor | None,
+) -> np.ndarray:
+    """f at every row of the (B, 2) ``points`` (a numpy array), the gradient of each row's
+    loss written into ``grad``, as a single run's autograd gives them bit for bit.
+
+    Without noise the gradient is taken with respect to the two columns (x and y, as the
+    single run's selects give them) and written into ``grad``'s columns: no interleaving
+    ``stack`` in the backward pass and no ``sum`` node (whose backward hands every row a
+    gradient of exactly 1, as ``grad_outputs=ones`` does).  With noise (this step's (B, 2)
+    u, v): the loss adds u·x + v·y through selects of their own, as a single run does, so
+    the terms join the surface's gradient in the same order.
+    """
+    if noise is None:
+        x, y = points.detach().requires_grad_().unbind(-1)
+        value = problem.value(x, y)
+        gx, gy = torch.autograd.grad(value, (x, y), ones, allow_unused=True, materialize_grads=True)
+        grad[:, 0].copy_(gx)
+        grad[:, 1].copy_(gy)
+        return value.detach().numpy()
+    xy = points.detach().requires_grad_()
+    value = problem.value(xy[..., 0], xy[..., 1])
+    loss = value + noise[:, 0] * xy[..., 0] + noise[:, 1] * xy[..., 1]
+    (g,) = torch.autograd.grad(loss, xy, ones)
+    grad.copy_(g)
+    return value.detach().numpy()

@@ -37,6 +37,7 @@ from optlab.engine.sweep_steppers import (
     functional_sgd_step,
     needs_single,
     shareable,
+    value_and_grad,
 )
 from optlab.problem import Surface
 from optlab.spec import ExperimentSpec, RunSpec
@@ -69,6 +70,7 @@ class _SurfaceBlock:
         n = len(trials)
         self.buffer = torch.tensor(starts, dtype=DTYPE).reshape(n, 2)
         self.grad = torch.zeros((n, 2), dtype=DTYPE)
+        self.ones = torch.ones((), dtype=DTYPE).expand(n)  # what sum()'s backward hands on
         self.points, self.grads = self.buffer.numpy(), self.grad.numpy()  # views, kept current
         self.noise: torch.Tensor | None = None
         if any(v > 0 for v in noises):
@@ -91,6 +93,7 @@ class _SurfaceBlock:
         self.best = np.full(n, np.inf)
         self.final = np.full(n, np.nan)
         self.hit = np.full(n, -1, dtype=np.int64)
+        self.reached = 0  # rows whose best is at or below the threshold
         self._lists: tuple[list[Any], ...] | None = None
         self.groups = self._build_groups()
 
@@ -138,24 +141,17 @@ class _SurfaceBlock:
                 self.active[i] = False
                 self.status[i], self.message[i] = status, message
 
-    def _objective(self, xy: torch.Tensor, t: int) -> tuple[torch.Tensor, torch.Tensor]:
-        if self.noise is None:  # one backward node (two selects each scatter into zeros)
-            value = self.problem.value(*xy.unbind(-1))
-            return value, value
-        # as a single run: the noise term's gradient joins the surface's at the selects
-        value = self.problem.value(xy[..., 0], xy[..., 1])
-        uv = self.noise[t]
-        return value, value + uv[:, 0] * xy[..., 0] + uv[:, 1] * xy[..., 1]
-
     def _in_bounds(self, values: np.ndarray) -> bool:
         """Every row finite and inside the box, checked with a few whole-array reductions
         (the per-row test below gives the same answer whenever this one says yes)."""
-        points, grads = self.points, self.grads
+        low, high = torch.aminmax(self.buffer)  # one pass each; NaN anywhere fails both
+        g_low, g_high = torch.aminmax(self.grad)
         return bool(
             np.isfinite(values.sum())
-            and np.abs(grads).max() < 1e300  # so every gradient norm is finite
-            and points.min() >= self.inner[0]  # whole-array reductions: contiguous, cheap
-            and points.max() <= self.inner[1]
+            and g_low.item() > -1e300  # every gradient norm finite
+            and g_high.item() < 1e300
+            and low.item() >= self.inner[0]
+            and high.item() <= self.inner[1]
         )
 
     def _check(self, t: int, values: np.ndarray, on_done: Callable[[list[int]], None]) -> bool:
@@ -186,14 +182,18 @@ class _SurfaceBlock:
                 f"diverged at step {t}: the loss or the point left the finite, bounded region",
             )
             on_done(rows)
-        counted = self.active  # rows recorded at t (ok and still running)
-        if self.all_active:
+        if self.all_active:  # rows recorded at t: ok and still running
             np.minimum(self.best, values, out=self.best)
         else:
-            np.minimum(self.best, np.where(counted, values, np.inf), out=self.best)
+            np.minimum(self.best, np.where(self.active, values, np.inf), out=self.best)
         if self.threshold is not None:
-            reach = (values <= self.threshold) & (self.hit < 0)
-            np.putmask(self.hit, reach if self.all_active else reach & counted, t)
+            # the first t with a recorded value <= threshold is the first with best <= it;
+            # rows are looked up only at the steps where that count grows
+            below = self.best <= self.threshold
+            reached = int(np.count_nonzero(below))
+            if reached > self.reached:
+                self.reached = reached
+                np.putmask(self.hit, below & (self.hit < 0), t)
         return bad is not None
 
     def run(self, should_stop: ShouldStop | None, on_done: Callable[[list[int]], None]) -> bool:
@@ -220,12 +220,8 @@ class _SurfaceBlock:
                 if g.opt.plan.later:  # frozen groups that join later
                     g.opt.join_groups(t)
                 g.opt.before_update()  # scheduler_first: the scheduler steps first
-            xy = self.buffer.detach().requires_grad_()
-            value, loss = self._objective(xy, t)
-            loss.sum().backward()
-            assert xy.grad is not None
-            self.grad.copy_(xy.grad)
-            values = value.detach().numpy()
+            noise = self.noise[t] if self.noise is not None else None
+            values = value_and_grad(self.problem, self.buffer, self.grad, self.ones, noise)
             bad = self._check(t, values, on_done)
             if bad:
                 general, fixed = self._live()
@@ -245,7 +241,7 @@ class _SurfaceBlock:
 
     def _step(self, g: Group, t: int, values: np.ndarray) -> list[int]:
         """One update of the group's optimizer; the rows it ended if it failed."""
-        if not self.active[g.lo : g.hi].any():
+        if not (self.all_active or self.active[g.lo : g.hi].any()):
             g.alive = False
             return []
         opt = g.opt
@@ -318,24 +314,29 @@ def run_surface(
 ) -> None:
     threshold = sweep_threshold(spec)
     kinds = axis_kinds(spec.sweep.axes if spec.sweep is not None else [])
-    run_cache: dict[tuple[int, str], RunSpec] = {}
+    run_names = sorted(k for k, kind in kinds.items() if kind == "run")
+    block_names = sorted(k for k, kind in kinds.items() if kind == "block")
+    default_noise = spec.problem.kwargs.get("noise", 0.0)
+    run_cache: dict[tuple[int, str], tuple[RunSpec, bool]] = {}  # (run, runs alone)
     blocks: dict[str, dict[str, Any]] = {}
     singles: list[Trial] = []
     for trial in trials:
-        run_values = {k: v for k, v in trial.values.items() if kinds.get(k) == "run"}
-        run_key = (trial.run, repr(sorted(run_values.items())))
-        run = run_cache.get(run_key)
-        if run is None:
+        values = trial.values
+        run_values = [(k, values[k]) for k in run_names if k in values]
+        run_key = (trial.run, repr(run_values))
+        cached = run_cache.get(run_key)
+        if cached is None:
             run = spec.runs[trial.run]
-            for name, value in run_values.items():
+            for name, value in run_values:
                 run = set_path(run, name.split("."), value)
-            run_cache[run_key] = run
-        if needs_single(run):
+            cached = run_cache[run_key] = (run, needs_single(run))
+        run, alone = cached
+        if alone:
             singles.append(trial)
             continue
-        block_values = {k: v for k, v in trial.values.items() if kinds.get(k) == "block"}
-        noise = float(trial.values.get("problem.noise", spec.problem.kwargs.get("noise", 0.0)))
-        block_key = repr((sorted(block_values.items()), noise > 0))
+        block_values = [(k, values[k]) for k in block_names if k in values]
+        noise = float(values.get("problem.noise", default_noise))
+        block_key = repr((block_values, noise > 0))
         block = blocks.get(block_key)
         if block is None:
             rep = trial.experiment(spec)
