@@ -66,8 +66,6 @@ def test_contour_draws_the_averaged_path_dashed_in_the_runs_colour(finished: Any
     want = np.array(sf["eval_params"] + [sf["final"]["params"]])  # ends at the final point
     assert np.array_equal(np.c_[_values(averaged["x"]), _values(averaged["y"])], want)
     assert "SGD (averaged)" not in traces  # no train/eval modes, no averaged path
-    replay = _by_name(figures.contour_figure(problem, data.runs, upto=9)["data"])
-    assert len(replay["SF (averaged)"]["x"]) == 10
 
 
 def test_lr_chart_draws_the_effective_lr_beside_the_nominal_one(finished: Any) -> None:
