@@ -20,6 +20,7 @@ from optlab.ui import theme
 from optlab.ui.charts import figures
 from optlab.ui.live import live_data
 from optlab.ui.state import share
+from tests.helpers import finished_experiment
 
 SPEC = {
     "problem": {"name": "rosenbrock"},
@@ -43,14 +44,8 @@ def _values(array: Any) -> np.ndarray:
 
 @pytest.fixture
 def finished(tmp_path: Any) -> tuple[live_data.ExperimentData, dict[str, Any]]:
-    store = Store(tmp_path / "optlab.db")
     spec = parse_spec(SPEC)
-    exp_id = store.create_experiment(spec, status="running")
-    for batch in Experiment(spec).batches(flush_seconds=0.0):
-        store.write_batch(exp_id, batch)
-    store.set_status(exp_id, "finished")
-    data = live_data.refresh(store, exp_id, None)
-    store.close()
+    _, data = finished_experiment(tmp_path / "optlab.db", spec)
     return data, run_experiment(spec)
 
 
