@@ -48,9 +48,8 @@ def _trace_index(traces: list[dict[str, Any]], name: str, mode: str) -> int | No
 
 
 def _run_arrays(run: RunSeries, max_points: int) -> dict[str, np.ndarray]:
-    n = run.n
     params = run.params if run.params is not None else np.zeros((0, 2))
-    n = min(n, params.shape[0])
+    n = min(run.n, params.shape[0])
     step = run.step[:n].astype(np.float64)
     xy = params[:n]
     loss = run.loss[:n].astype(np.float64)
