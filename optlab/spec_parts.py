@@ -95,6 +95,7 @@ class OptimizerSpec(Named):
             raise name_error(spec.name, str(exc)) from None
         kwargs = dict(spec.model_extra or {})
         inner = kwargs.pop("optimizer", None)
+        inner_spec: OptimizerSpec | None = None  # the wrapped optimizer (Lookahead's)
         info = optimizers.get_info(spec.name)
         if info.wraps_optimizer:
             if inner is None:
@@ -117,7 +118,7 @@ class OptimizerSpec(Named):
             raise field_error("optimizer", f"{spec.name} does not wrap another optimizer")
         values = revalidate(info.params_model, kwargs)
         check_work(info, values)
-        if info.wraps_optimizer:
+        if inner_spec is not None:
             values["optimizer"] = inner_spec
         spec.__pydantic_extra__ = values
         return spec

@@ -18,7 +18,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -171,3 +171,16 @@ class WebSocketLog:
             if marked is None or m == marked
         ]
         return max(sizes, default=0)
+
+
+def wait_until(page: Any, cond: Callable[[], Any], timeout: float, what: str) -> Any:
+    """Poll ``cond`` while Playwright processes the page's events (URL changes…); return
+    its first true value, or fail after ``timeout`` seconds naming ``what``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = cond()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        page.wait_for_timeout(200)

@@ -13,6 +13,7 @@ import pytest
 from optlab.cli.main import main
 from optlab.engine.experiment import run_experiment
 from optlab.spec import parse_spec
+from tests.helpers import run_script
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -186,14 +187,7 @@ def test_exported_script_prints_the_engine_final_losses(tmp_path):
     assert proc.returncode == 0, proc.stderr
     script = (tmp_path / "script.py").read_text()
     assert "optlab" not in script.split('"""', 2)[2].replace("optlab experiment", "")  # standalone
-    out = subprocess.run(
-        [sys.executable, "script.py"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "PYTHONPATH": ""},
-    )
+    out = run_script(tmp_path)
     assert out.returncode == 0, out.stderr
     engine = run_experiment(parse_spec(spec))
     expected = [f"{r['label']}: final loss = {r['final']['loss']:.10g}" for r in engine["runs"]]

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 
 import pytest
 
 from optlab.engine.experiment import run_experiment
 from optlab.export.script import export_script
 from optlab.spec import parse_spec
+from tests.helpers import run_script
 
 MSE = {
     "name": "per-layer MLP",
@@ -55,14 +53,7 @@ def _script_lines(spec_dict: dict, tmp_path) -> list[str]:
     script = export_script(parse_spec(spec_dict))
     assert not re.search(r"^\s*(import|from)\s+optlab", script, re.MULTILINE)  # standalone
     (tmp_path / "script.py").write_text(script)
-    out = subprocess.run(
-        [sys.executable, "script.py"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "PYTHONPATH": ""},
-    )
+    out = run_script(tmp_path, timeout=120)
     assert out.returncode == 0, out.stderr
     return out.stdout.strip().splitlines()
 

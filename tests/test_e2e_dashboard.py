@@ -16,6 +16,7 @@ import pytest
 
 from optlab.ui import presets
 from optlab.ui.state import share
+from tests.browser import wait_until
 
 try:
     from playwright.sync_api import Error as PlaywrightError
@@ -111,15 +112,6 @@ def run(page: Any) -> None:
     page.get_by_role("button", name="Run").first.click()
     expect(page.locator("[data-testid='optlab-run-status']")).to_be_visible(timeout=30_000)
     page.wait_for_url(re.compile(r"[?&]exp=[0-9a-f]+"), timeout=30_000)
-
-
-def wait_until(page: Any, predicate: Any, timeout: float, what: str) -> None:
-    """Poll ``predicate`` while Playwright processes the page's events (URL changes…)."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        page.wait_for_timeout(200)
 
 
 def cancel(page: Any) -> None:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-import time
 from typing import Any
 
 import pytest
 
 from optlab.ui.state import share
+from tests.browser import wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -62,17 +62,6 @@ FIRST_CELL = """() => {
   const k = Math.floor(t.x.length / 2);
   return {x: box.left + xa._offset + xa.l2p(t.x[k]), y: box.top + ya._offset + ya.l2p(t.y[k])};
 }"""
-
-
-def wait_until(page: Any, cond: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = cond()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        page.wait_for_timeout(200)
 
 
 def plots(page: Any) -> list[dict[str, Any]]:

@@ -65,6 +65,22 @@ def column(run, g=0):
     return [row[g] for row in run["effective_lr"]]
 
 
+def d_times_lr(bias_correction):
+    """``applied`` for D-Adaptation's Adam and Prodigy: d·lr of the first group (times
+    Adam's bias correction sqrt(1 - β2^k) / (1 - β1^k) when asked), read before the step."""
+
+    def applied(opt, xy, t, step):
+        g = opt.param_groups[0]
+        k = t + 1
+        value = g["d"] * g["lr"]
+        if bias_correction:
+            value *= math.sqrt(1 - 0.999**k) / (1 - 0.9**k)
+        step()
+        return value
+
+    return applied
+
+
 @pytest.mark.parametrize(
     ("name", "cls"),
     [("DAdaptAdaGrad", po.DAdaptAdaGrad), ("DAdaptAdan", po.DAdaptAdan)],
@@ -79,15 +95,7 @@ def test_dadapt_records_d_times_lr(name, cls):
 
 @pytest.mark.parametrize("bias_correction", [False, True])
 def test_dadapt_adam_records_d_times_lr_bias_corrected_when_asked(bias_correction):
-    def applied(opt, xy, t, step):
-        g = opt.param_groups[0]
-        k = t + 1
-        value = g["d"] * g["lr"]
-        if bias_correction:
-            value *= math.sqrt(1 - 0.999**k) / (1 - 0.9**k)
-        step()
-        return value
-
+    applied = d_times_lr(bias_correction)
     run = engine("DAdaptAdam", bias_correction=bias_correction)
     want = plain(lambda p: po.DAdaptAdam(p, bias_correction=bias_correction), applied)
     assert column(run) == pytest.approx(want, rel=1e-12)
@@ -95,15 +103,7 @@ def test_dadapt_adam_records_d_times_lr_bias_corrected_when_asked(bias_correctio
 
 @pytest.mark.parametrize("bias_correction", [False, True])
 def test_prodigy_records_d_times_lr(bias_correction):
-    def applied(opt, xy, t, step):
-        g = opt.param_groups[0]
-        k = t + 1
-        value = g["d"] * g["lr"]
-        if bias_correction:
-            value *= math.sqrt(1 - 0.999**k) / (1 - 0.9**k)
-        step()
-        return value
-
+    applied = d_times_lr(bias_correction)
     run = engine("Prodigy", lr=0.5, d_coef=2.0, bias_correction=bias_correction)
     want = plain(
         lambda p: po.Prodigy(p, lr=0.5, d_coef=2.0, bias_correction=bias_correction), applied

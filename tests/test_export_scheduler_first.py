@@ -13,6 +13,7 @@ import pytest
 
 from optlab.export.script import export_script
 from optlab.spec import parse_spec
+from tests.helpers import run_script
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -78,13 +79,6 @@ def test_exported_scheduler_first_script_prints_what_optlab_run_computed(spec, t
     script = export_script(parse_spec(spec))
     assert script.count("scheduler_first=True)") == 2
     (tmp_path / "script.py").write_text(script)
-    out = subprocess.run(
-        [sys.executable, "script.py"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "PYTHONPATH": ""},
-    )
+    out = run_script(tmp_path)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines() == expected

@@ -10,7 +10,6 @@ from __future__ import annotations
 import ast
 import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from hypothesis import strategies as st
 from optlab.export.script import export_script
 from optlab.spec import SpecError, parse_spec
 from problems.cifar10_cnn.export_code import data_root
+from tests.helpers import run_script
 
 LINE_BREAKS = [
     "\n",
@@ -84,14 +84,7 @@ def _spec(name: str, labels: list[str], problem: dict[str, Any] | None = None) -
 def _run(script: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
     (tmp_path / "script.py").write_text(script, encoding="utf-8")
     before = set(os.listdir(tmp_path))
-    proc = subprocess.run(
-        [sys.executable, "script.py"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "PYTHONPATH": ""},
-    )
+    proc = run_script(tmp_path)
     assert set(os.listdir(tmp_path)) == before, "running the exported script created a file"
     return proc
 

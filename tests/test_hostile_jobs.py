@@ -15,7 +15,6 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ from optlab.jobs.job import Limits
 from optlab.jobs.local_executor import LocalExecutor
 from optlab.jobs.manager import JobManager
 from optlab.store.db import Store
+from tests.helpers import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 STALL = textwrap.dedent(
@@ -50,16 +50,6 @@ STALL = textwrap.dedent(
             return x**2 + y**2
     """
 )
-
-
-def wait_for(cond: Callable[[], Any], timeout: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = cond()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"timed out after {timeout} s waiting for {cond}")
 
 
 def bowl(seed: int) -> dict[str, Any]:

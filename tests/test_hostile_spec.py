@@ -8,7 +8,6 @@ before the work) and 6 (types are strict, numbers are finite).  Every refusal is
 from __future__ import annotations
 
 import contextlib
-import copy
 import json
 import math
 import time
@@ -21,6 +20,7 @@ from hypothesis import strategies as st
 
 from optlab.spec import ExperimentSpec, SpecError, parse_spec
 from optlab.store.db import Store
+from tests.helpers import value_paths, with_value
 
 BASE: dict[str, Any] = {
     "problem": {"name": "rosenbrock", "start": [-1.0, 1.5]},
@@ -43,12 +43,7 @@ MODEL: dict[str, Any] = {
 
 
 def spec_with(path: tuple[Any, ...], value: Any, base: dict[str, Any] = BASE) -> dict[str, Any]:
-    out = copy.deepcopy(base)
-    node = out
-    for key in path[:-1]:
-        node = node[key]
-    node[path[-1]] = value
-    return out
+    return with_value(base, path, value)
 
 
 def refused(data: Any) -> list[tuple[str, str]]:
@@ -139,18 +134,7 @@ json_values = st.recursive(
 )
 
 
-def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    out = [prefix] if prefix else []
-    if isinstance(value, dict):
-        for k, v in value.items():
-            out += _paths(v, (*prefix, k))
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            out += _paths(v, (*prefix, i))
-    return out
-
-
-BASE_PATHS = _paths(BASE)
+BASE_PATHS = value_paths(BASE)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

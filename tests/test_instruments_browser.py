@@ -12,13 +12,11 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from optlab.engine.experiment import Experiment
 from optlab.spec import parse_spec
-from optlab.store.db import Store
 from optlab.ui import presets
 from optlab.ui.charts import step_inspector
-from optlab.ui.live import live_data
 from optlab.ui.state import share
+from tests.helpers import finished_experiment
 
 pytestmark = pytest.mark.browser
 
@@ -43,14 +41,8 @@ SPEC = {
 def served(streamlit_app: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """A dashboard on its own store holding a finished record_state experiment."""
     home = tmp_path_factory.mktemp("instruments_home")
-    store = Store(home / "optlab.db")
     spec = parse_spec(SPEC)
-    exp_id = store.create_experiment(spec, status="running")
-    for batch in Experiment(spec).batches(flush_seconds=0.0):
-        store.write_batch(exp_id, batch)
-    store.set_status(exp_id, "finished")
-    data = live_data.refresh(store, exp_id, None)
-    store.close()
+    exp_id, data = finished_experiment(home / "optlab.db", spec)
     url = streamlit_app("app.py", env={"OPTLAB_HOME": str(home), "OPTLAB_WORKERS": "1"})
     yield url, exp_id, data, spec
 

@@ -10,7 +10,7 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from optlab.jobs.local_executor import LocalExecutor
 from optlab.jobs.manager import JobManager
 from optlab.spec import parse_spec
 from optlab.store.db import Store
+from tests.helpers import one_thread, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -49,22 +50,7 @@ LONG = surface(100_000)
 
 def direct(spec: dict[str, Any]) -> dict[str, Any]:
     """``run_experiment`` here, on one thread like a worker (and fast on a busy machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        return run_experiment(parse_spec(spec))
-    finally:
-        torch.set_num_threads(threads)
-
-
-def wait_for(cond: Callable[[], Any], timeout: float = 60.0, every: float = 0.01) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = cond()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"timed out after {timeout} s waiting for {cond}")
+    return one_thread(lambda: run_experiment(parse_spec(spec)))
 
 
 def status(store: Store, exp_id: str) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from optlab.jobs.ray_executor import RayExecutor, start_ray
 from optlab.jobs.ray_worker import task_resources
 from optlab.spec import parse_spec
 from optlab.store.db import Store
+from tests.helpers import one_thread, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -71,26 +72,6 @@ SURFACE_SWEEP: dict[str, Any] = {
         "threshold": 1e-3,
     },
 }
-
-
-def one_thread(fn: Callable[[], Any]) -> Any:
-    """The reference: the engine in this process on one torch thread, like a task."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        return fn()
-    finally:
-        torch.set_num_threads(threads)
-
-
-def wait_for(cond: Callable[[], Any], timeout: float = 60.0, every: float = 0.01) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = cond()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"timed out after {timeout} s waiting for {cond}")
 
 
 def no_progress(result: dict[str, Any]) -> dict[str, Any]:

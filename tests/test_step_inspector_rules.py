@@ -13,11 +13,10 @@ import numpy as np
 import pytest
 import torch
 
-from optlab.engine.experiment import Experiment
 from optlab.spec import parse_spec
-from optlab.store.db import Store
 from optlab.ui.charts import step_inspector
 from optlab.ui.live import live_data
+from tests.helpers import finished_experiment
 
 STEPS = 12
 START = [-1.2, 1.4]
@@ -52,14 +51,7 @@ def _spec(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 def _recorded(tmp_path: Path, runs: list[dict[str, Any]]) -> live_data.ExperimentData:
     """A real surface experiment with record_state, written to and read from SQLite."""
-    spec = parse_spec(_spec(runs))
-    store = Store(tmp_path / "optlab.db")
-    exp_id = store.create_experiment(spec, status="running")
-    for batch in Experiment(spec).batches(flush_seconds=0.0):
-        store.write_batch(exp_id, batch)
-    store.set_status(exp_id, "finished")
-    data = live_data.refresh(store, exp_id, None)
-    store.close()
+    _, data = finished_experiment(tmp_path / "optlab.db", parse_spec(_spec(runs)))
     return data
 
 

@@ -5,18 +5,18 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import torch
 
 from optlab.engine.sweep import run_sweep
 from optlab.jobs.job import Limits
 from optlab.jobs.manager import JobManager
 from optlab.spec import SpecError, parse_spec
 from optlab.store.db import Store
+from tests.helpers import one_thread, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -45,23 +45,8 @@ def models(lrs: list[float], epochs: int = 1, n: int = 200) -> dict[str, Any]:
     }
 
 
-def wait_for(cond: Callable[[], Any], timeout: float = 60.0, every: float = 0.01) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = cond()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"timed out after {timeout} s waiting for {cond}")
-
-
 def in_process(spec: dict[str, Any]) -> dict[str, Any]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        return run_sweep(parse_spec(spec))
-    finally:
-        torch.set_num_threads(threads)
+    return one_thread(lambda: run_sweep(parse_spec(spec)))
 
 
 @pytest.fixture

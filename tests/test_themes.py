@@ -70,7 +70,7 @@ def test_every_chart_is_themed(name: str) -> None:
 
     theme = themes.get(name)
     contour = figures.contour_figure(get_problem("rosenbrock")(), _runs())
-    for fig in (contour, figures.loss_figure(_runs()), figures.lr_figure(_runs(), upto=10)):
+    for fig in (contour, figures.loss_figure(_runs()), figures.lr_figure(_runs())):
         out = themes.apply(fig, name)
         assert out["layout"]["paper_bgcolor"] == theme.paper
         assert out["layout"]["font"]["size"] == theme.font_size

@@ -20,6 +20,7 @@ from optlab.ui import theme
 from optlab.ui.charts import figures
 from optlab.ui.live import live_data
 from optlab.ui.state import share
+from tests.helpers import finished_experiment
 
 SPEC = {
     "problem": {"name": "rosenbrock"},
@@ -43,14 +44,8 @@ def _values(array: Any) -> np.ndarray:
 
 @pytest.fixture
 def finished(tmp_path: Any) -> tuple[live_data.ExperimentData, dict[str, Any]]:
-    store = Store(tmp_path / "optlab.db")
     spec = parse_spec(SPEC)
-    exp_id = store.create_experiment(spec, status="running")
-    for batch in Experiment(spec).batches(flush_seconds=0.0):
-        store.write_batch(exp_id, batch)
-    store.set_status(exp_id, "finished")
-    data = live_data.refresh(store, exp_id, None)
-    store.close()
+    _, data = finished_experiment(tmp_path / "optlab.db", spec)
     return data, run_experiment(spec)
 
 
@@ -66,8 +61,6 @@ def test_contour_draws_the_averaged_path_dashed_in_the_runs_colour(finished: Any
     want = np.array(sf["eval_params"] + [sf["final"]["params"]])  # ends at the final point
     assert np.array_equal(np.c_[_values(averaged["x"]), _values(averaged["y"])], want)
     assert "SGD (averaged)" not in traces  # no train/eval modes, no averaged path
-    replay = _by_name(figures.contour_figure(problem, data.runs, upto=9)["data"])
-    assert len(replay["SF (averaged)"]["x"]) == 10
 
 
 def test_lr_chart_draws_the_effective_lr_beside_the_nominal_one(finished: Any) -> None:

@@ -26,6 +26,7 @@ from optlab.spec import SpecError, parse_spec
 from optlab.store.db import Store
 from optlab.ui import presets
 from optlab.ui.state import share
+from tests import helpers
 from tests.markdown_shown import has_active_markup, shown
 
 DEFAULT_LABELS = ["SGD-momentum", "Adam"]
@@ -61,12 +62,7 @@ def link(value: Any) -> str:
 
 
 def with_value(path: tuple[Any, ...], value: Any) -> dict[str, Any]:
-    out = copy.deepcopy(BASE)
-    node: Any = out
-    for key in path[:-1]:
-        node = node[key]
-    node[path[-1]] = value
-    return out
+    return helpers.with_value(BASE, path, value)
 
 
 def assert_calm(at: Any) -> None:
@@ -242,19 +238,8 @@ json_values = st.recursive(
 )
 
 
-def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    out = [prefix] if prefix else []
-    if isinstance(value, dict):
-        for k, v in value.items():
-            out += _paths(v, (*prefix, k))
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            out += _paths(v, (*prefix, i))
-    return out
-
-
 # a value of any shape anywhere in a valid spec: some stay valid and reach the form
-spec_like = st.builds(with_value, st.sampled_from(_paths(BASE)), json_values)
+spec_like = st.builds(with_value, st.sampled_from(helpers.value_paths(BASE)), json_values)
 any_input = st.one_of(json_values, spec_like)
 FUZZ = settings(  # OPTLAB_FUZZ_EXAMPLES=200 for a longer hunt
     max_examples=int(os.environ.get("OPTLAB_FUZZ_EXAMPLES", "12")),

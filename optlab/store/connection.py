@@ -45,16 +45,7 @@ class Connections:
         """This thread's connection (autocommit; writes go through :meth:`_tx`)."""
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(
-                self.path,
-                timeout=BUSY_TIMEOUT_MS / 1000,
-                isolation_level=None,
-                check_same_thread=False,
-            )
-            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")
-            conn.execute("PRAGMA foreign_keys = ON")
+            conn = self._connect()
             self._local.conn = conn
             with self._lock:  # threads come and go (a Streamlit rerun): close their connections
                 alive = []
@@ -65,6 +56,20 @@ class Connections:
                         with contextlib.suppress(sqlite3.Error):
                             other.close()
                 self._all = [*alive, (threading.current_thread(), conn)]
+        return conn
+
+    def _connect(self) -> sqlite3.Connection:
+        """A new connection to the file (autocommit, WAL, foreign keys, busy timeout)."""
+        conn = sqlite3.connect(
+            self.path,
+            timeout=BUSY_TIMEOUT_MS / 1000,
+            isolation_level=None,
+            check_same_thread=False,
+        )
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = ON")
         return conn
 
     @contextlib.contextmanager

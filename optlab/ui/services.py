@@ -22,7 +22,7 @@ import streamlit as st
 
 from optlab import paths
 from optlab.jobs import manager as jobs
-from optlab.store.db import BUSY_TIMEOUT_MS, Store
+from optlab.store.db import Store
 
 
 class ReaderStore(Store):
@@ -52,18 +52,6 @@ class ReaderStore(Store):
             conn = spare or self._connect()
             self._by_thread[me.ident or 0] = (me, conn)
             return conn
-
-    def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(
-            self.path,
-            timeout=BUSY_TIMEOUT_MS / 1000,
-            isolation_level=None,
-            check_same_thread=False,
-        )
-        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA foreign_keys = ON")
-        return conn
 
     def open_connections(self) -> int:
         with self._pool_lock:

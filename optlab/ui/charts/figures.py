@@ -53,14 +53,12 @@ def contour_figure(
     runs: list[RunSeries],
     *,
     start: tuple[float, float] | None = None,
-    upto: int | None = None,
     max_points: int = MAX_POINTS,
 ) -> dict[str, Any]:
     """Contour with each run's path, its current point and the known minima.
 
     Optimizers with train/eval modes (Schedule-Free, SPlus) also get their averaged point's
-    path, dashed in the run's colour ("… (averaged)").  ``upto`` (replay) draws every path
-    up to that step.  Traces 0–2 are static.
+    path, dashed in the run's colour ("… (averaged)").  Traces 0–2 are static.
     """
     static, ((x0, x1), (y0, y1)) = contour_base(problem)
     traces: list[dict[str, Any]] = list(static)
@@ -77,7 +75,7 @@ def contour_figure(
             }
         )
     for run in runs:
-        pts = run.path(upto)
+        pts = run.path()
         color = theme.run_color(run.color_at)
         xs, ys = decimate(pts[:, 0], pts[:, 1], max_points) if len(pts) else ([], [])
         traces.append(
@@ -92,7 +90,7 @@ def contour_figure(
                 "hovertemplate": f"{run.label}<br>(%{{x:.4g}}, %{{y:.4g}})<extra></extra>",
             }
         )
-        averaged = run.eval_path(upto)
+        averaged = run.eval_path()
         if len(averaged):
             xs, ys = decimate(averaged[:, 0], averaged[:, 1], max_points)
             traces.append(
@@ -154,9 +152,7 @@ def _positive(values: np.ndarray) -> bool:
     return bool(finite.size) and bool((finite > 0).all())
 
 
-def loss_figure(
-    runs: list[RunSeries], *, upto: int | None = None, max_points: int = MAX_POINTS
-) -> dict[str, Any]:
+def loss_figure(runs: list[RunSeries], *, max_points: int = MAX_POINTS) -> dict[str, Any]:
     """Loss vs step, log-scaled when every loss is positive."""
     traces = []
     all_loss = [r.loss for r in runs if r.n]
@@ -177,8 +173,6 @@ def loss_figure(
     layout = theme.base_layout(xaxis_title="step", yaxis_title="loss", log_y=log_y)
     if log_y and all_loss:
         log_ticks(layout["yaxis"], np.concatenate(all_loss))
-    if upto is not None:
-        layout["shapes"] = [_vline(upto)]
     return {"data": traces, "layout": layout}
 
 
@@ -197,9 +191,7 @@ def change_points(xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return xs[keep], ys[keep]
 
 
-def lr_figure(
-    runs: list[RunSeries], *, upto: int | None = None, max_points: int = MAX_POINTS
-) -> dict[str, Any]:
+def lr_figure(runs: list[RunSeries], *, max_points: int = MAX_POINTS) -> dict[str, Any]:
     """Learning rate vs step: one line per parameter group, dashed by group.
 
     Beside it, dashed and thinner, the lr the optimizer really applied ("… (effective)")
@@ -234,8 +226,6 @@ def lr_figure(
     if flat.size and float(np.nanmax(flat)) == float(np.nanmin(flat)):
         value = float(flat[0])  # one constant lr: plotly would centre it in [v-1, v+1]
         layout["yaxis"]["range"] = [0.0, 1.5 * value] if value > 0 else [-1.0, 1.0]
-    if upto is not None:
-        layout["shapes"] = [_vline(upto)]
     return {"data": traces, "layout": layout}
 
 
@@ -325,16 +315,3 @@ def schedule_figure(
     layout = theme.base_layout(xaxis_title="step", yaxis_title=height_title)
     layout["yaxis"].update(exponentformat="e", rangemode="tozero")
     return {"data": traces, "layout": layout}
-
-
-def _vline(x: float) -> dict[str, Any]:
-    return {
-        "type": "line",
-        "xref": "x",
-        "yref": "paper",
-        "x0": x,
-        "x1": x,
-        "y0": 0,
-        "y1": 1,
-        "line": {"color": "#555", "width": 1.5, "dash": "dot"},
-    }

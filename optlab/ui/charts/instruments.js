@@ -1,4 +1,5 @@
-// instruments.js: loaded after player.js into the live chart component (see live_chart.py).
+// instruments.js: loaded after player.js into the live chart component (see live_chart.py);
+// it uses player.js's decode, count and its overlay canvas (overlayCanvas, fitCanvas).
 // ---- instruments (issue 12): arrows at the shown step and the step inspector ----------
 // A run recorded with record_state carries `arrows` (gradient, update, momentum-like
 // buffer per shown step) and `inspect` (its update rule as template lines + the values
@@ -91,36 +92,6 @@ function inspectorRender(st, shown) {
   box.innerHTML = parts.join("");
 }
 
-function arrowsCanvas(st) {
-  const gd = st.gd;
-  const sz = gd._fullLayout._size;
-  let cv = st.arrowCanvas;
-  if (!cv) {
-    cv = st.arrowCanvas = document.createElement("canvas");
-    cv.className = "optlab-arrows";
-    cv.setAttribute("data-testid", "optlab-arrows");
-    cv.style.position = "absolute";
-    cv.style.pointerEvents = "none";
-    gd.parentElement.style.position = "relative";
-    gd.parentElement.append(cv);
-  }
-  const ratio = window.devicePixelRatio || 1;
-  const w = Math.round(sz.w * ratio);
-  const h = Math.round(sz.h * ratio);
-  if (cv.width !== w || cv.height !== h) {
-    cv.width = w;
-    cv.height = h;
-  }
-  cv.style.left = `${gd.offsetLeft + sz.l}px`;
-  cv.style.top = `${gd.offsetTop + sz.t}px`;
-  cv.style.width = `${sz.w}px`;
-  cv.style.height = `${sz.h}px`;
-  const ctx = cv.getContext("2d");
-  ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
-  ctx.clearRect(0, 0, sz.w, sz.h);
-  return [cv, ctx];
-}
-
 function arrow(ctx, x0, y0, dx, dy, color, dash, width) {
   const len = Math.hypot(dx, dy);
   if (!(len > 0)) return null;
@@ -153,8 +124,12 @@ function arrowsPaint(st, shown) {
     return;
   }
   const fl = st.gd._fullLayout;
-  const [cv, ctx] = arrowsCanvas(st);
-  cv.style.display = "block";
+  if (!st.arrowCanvas) {
+    st.arrowCanvas = overlayCanvas(st.gd, "optlab-arrows");
+    st.arrowCanvas.setAttribute("data-testid", "optlab-arrows");
+  }
+  const cv = st.arrowCanvas;
+  const ctx = fitCanvas(st.gd, cv);
   const xa = fl.xaxis;
   const ya = fl.yaxis;
   const drawn = [];

@@ -119,25 +119,21 @@ function setSpeeds(st, pl) {
   sel.value = "1";
 }
 
-function canvasFor(st) {
-  let cv = st.canvas;
-  if (!cv) {
-    cv = st.canvas = document.createElement("canvas");
-    cv.className = "optlab-player-canvas";
-    cv.style.position = "absolute";
-    cv.style.pointerEvents = "none";
-    st.gd.parentElement.style.position = "relative";
-    st.gd.parentElement.append(cv);
-  }
+function overlayCanvas(gd, className) {
+  // a canvas laid over the chart (shared with instruments.js): placed by fitCanvas
+  const cv = document.createElement("canvas");
+  cv.className = className;
+  cv.style.position = "absolute";
+  cv.style.pointerEvents = "none";
+  gd.parentElement.style.position = "relative";
+  gd.parentElement.append(cv);
   return cv;
 }
 
-function paint(st, shown) {
-  // The paths up to the shown step on a canvas over the plot area: no Plotly redraw.
-  const gd = st.gd;
-  const fl = gd._fullLayout;
-  const cv = canvasFor(st);
-  const sz = fl._size;
+function fitCanvas(gd, cv) {
+  // sizes the canvas to the plot area (device pixels), places it there, shows it and
+  // clears it; returns its 2d context in CSS pixels of the plot area
+  const sz = gd._fullLayout._size;
   const ratio = window.devicePixelRatio || 1;
   const w = Math.round(sz.w * ratio);
   const h = Math.round(sz.h * ratio);
@@ -153,6 +149,15 @@ function paint(st, shown) {
   const ctx = cv.getContext("2d");
   ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
   ctx.clearRect(0, 0, sz.w, sz.h);
+  return ctx;
+}
+
+function paint(st, shown) {
+  // The paths up to the shown step on a canvas over the plot area: no Plotly redraw.
+  const gd = st.gd;
+  const fl = gd._fullLayout;
+  st.canvas ??= overlayCanvas(gd, "optlab-player-canvas");
+  const ctx = fitCanvas(gd, st.canvas);
   const xa = fl.xaxis;
   const ya = fl.yaxis;
   for (const r of st.pl.runs) {

@@ -47,16 +47,15 @@ def _trace_index(traces: list[dict[str, Any]], name: str, mode: str) -> int | No
     return None
 
 
-def _run_arrays(run: RunSeries, max_points: int, upto: int | None) -> dict[str, np.ndarray]:
-    n = run.n if upto is None else int(np.searchsorted(run.step, upto, side="right"))
+def _run_arrays(run: RunSeries, max_points: int) -> dict[str, np.ndarray]:
     params = run.params if run.params is not None else np.zeros((0, 2))
-    n = min(n, params.shape[0])
+    n = min(run.n, params.shape[0])
     step = run.step[:n].astype(np.float64)
     xy = params[:n]
     loss = run.loss[:n].astype(np.float64)
     has_lr = run.lr.ndim == 2 and run.lr.shape[1] > 0
     lr = run.lr[:n, 0].astype(np.float64) if has_lr else np.full(n, np.nan)
-    if n and upto is None and not run.active and run.final_params is not None:  # final point
+    if n and not run.active and run.final_params is not None:  # final point
         step = np.append(step, step[-1] + 1)
         xy = np.vstack([xy, np.asarray(run.final_params, dtype=np.float64)[None, :]])
         fl = np.nan if run.final_loss is None else float(run.final_loss)
@@ -76,7 +75,6 @@ def build_player(
     max_points: int,
     autoplay: bool = False,
     total: int | None = None,
-    upto: int | None = None,
     run_specs: list[Any] | None = None,
 ) -> dict[str, Any] | None:
     """The ``player`` part of a contour chart's payload (``figure`` is left as it is).
@@ -93,25 +91,14 @@ def build_player(
         marker = _trace_index(traces, f"{run.label} now", "markers")
         if line is None or run.params is None:
             continue
-        arrays = _run_arrays(run, max_points, upto)
+        arrays = _run_arrays(run, max_points)
         color = (traces[line].get("line") or {}).get("color", "#444")
         spec = run_specs[run.index] if run_specs and run.index < len(run_specs) else None
         extra = step_payload(run, spec, arrays["step"])
         out.append(
             {"label": run.label, "color": color, "line": line, "marker": marker, **arrays, **extra}
         )
-    if not out:
-        return None
-    return {
-        "id": ident,
-        "group": group,
-        "live": bool(live),
-        "autoplay": bool(autoplay),
-        "pace": LECTURE_PACE,
-        "speeds": list(SPEEDS),
-        "total": total,
-        "runs": out,
-    }
+    return _payload(out, ident=ident, group=group, live=live, autoplay=autoplay, total=total)
 
 
 def build_step_player(
@@ -145,18 +132,33 @@ def build_step_player(
                 "lr": lr[idx],
             }
         )
-    if not out:
+    return _payload(out, ident=ident, group=group, live=live, total=total, paths=False)
+
+
+def _payload(
+    runs: list[dict[str, Any]],
+    *,
+    ident: str,
+    group: str,
+    live: bool,
+    total: int | None,
+    autoplay: bool = False,
+    paths: bool = True,
+) -> dict[str, Any] | None:
+    """What player.js reads: the runs' arrays and how to play them (None: no run to play);
+    ``paths=False`` plays the steps without drawing paths (no contour)."""
+    if not runs:
         return None
     return {
         "id": ident,
         "group": group,
         "live": bool(live),
-        "autoplay": False,
-        "paths": False,
+        "autoplay": bool(autoplay),
+        "paths": bool(paths),
         "pace": LECTURE_PACE,
         "speeds": list(SPEEDS),
         "total": total,
-        "runs": out,
+        "runs": runs,
     }
 
 

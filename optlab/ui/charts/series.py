@@ -60,20 +60,18 @@ class RunSeries:
     def color_at(self) -> int:
         return self.index if self.color_index is None else self.color_index
 
-    def path(self, upto: int | None = None) -> np.ndarray:
+    def path(self) -> np.ndarray:
         """The trajectory as (k, 2) points, including the final point once finished."""
-        return self._path(self.params, upto)
+        return self._path(self.params)
 
-    def eval_path(self, upto: int | None = None) -> np.ndarray:
+    def eval_path(self) -> np.ndarray:
         """The averaged points as (k, 2), ending at the final point (the run is evaluated
         there, in eval mode) once finished; empty for optimizers without train/eval modes."""
-        return self._path(self.eval_params, upto)
+        return self._path(self.eval_params)
 
-    def _path(self, pts: np.ndarray | None, upto: int | None) -> np.ndarray:
+    def _path(self, pts: np.ndarray | None) -> np.ndarray:
         if pts is None or pts.size == 0:
             return np.zeros((0, 2))
-        if upto is not None:
-            return pts[: upto + 1]
         if self.final_params is not None and not self.active:
             return np.vstack([pts, np.asarray(self.final_params, dtype=np.float64)[None, :]])
         return pts

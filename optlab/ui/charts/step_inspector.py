@@ -301,12 +301,15 @@ def fmt(value: float) -> str:
     if value == 0:
         return "0"
     exact = Decimal(float(value))
-    for _ in range(2):  # again if rounding carried into a new digit (9999.5 → 1.000e+04)
-        digits = exact.quantize(Decimal(1).scaleb(exact.adjusted() - 3), rounding=ROUND_HALF_UP)
-        if digits.adjusted() == exact.adjusted():
-            break
-        exact = digits
+    digits = _four_digits(exact)
+    if digits.adjusted() != exact.adjusted():  # rounding carried into a new digit (9999.5 →
+        digits = _four_digits(digits)  # 1.000e+04): round again at the new exponent
     return f"{float(digits):.4g}".replace("-", "−")
+
+
+def _four_digits(exact: Decimal) -> Decimal:
+    """``exact`` rounded to 4 significant digits, a tie away from zero."""
+    return exact.quantize(Decimal(1).scaleb(exact.adjusted() - 3), rounding=ROUND_HALF_UP)
 
 
 def render(data: dict[str, Any], k: int) -> list[str]:

@@ -16,7 +16,7 @@ from optlab.problem import (
     list_problems,
 )
 from optlab.ui.forms import downloads
-from optlab.ui.forms.problem_form import problem_fields
+from optlab.ui.forms.problem_form import problem_choice, problem_fields
 from optlab.ui.forms.widgets import seed
 from optlab.ui.markdown_text import md_text
 from optlab.ui.state import draft as drafts
@@ -120,14 +120,8 @@ def data_source(page: str, problem: dict[str, Any], source: DataSource) -> dict[
 
 def model_setup(page: str, draft: dict[str, Any]) -> type[ModelProblem]:
     """Widgets for the problem, data and training length; edits ``draft`` in place."""
-    names = model_names()
-    problem: dict[str, Any] = draft.setdefault("problem", {"name": names[0]})
-    current = str(problem.get("name", names[0])).lower()
-    key = drafts.wkey(page, "problem")
-    seed(key, current if current in names else names[0])
-    name = st.selectbox("Model", names, key=key, format_func=lambda n: get_problem(n).title or n)
-    if name != current:
-        problem = draft["problem"] = {"name": name}
+    name, problem, changed = problem_choice(page, draft, model_names(), "Model")
+    if changed:  # the new model's own defaults
         draft.pop("epochs", None)
         draft.pop("batch_size", None)
     cls = get_problem(name)

@@ -15,7 +15,9 @@ from typing import Any, Literal
 import streamlit as st
 from pydantic.fields import FieldInfo
 
+from optlab.problem import get_problem
 from optlab.ui.forms.widgets import seed
+from optlab.ui.state import draft as drafts
 
 
 def _unwrap(annotation: Any) -> tuple[Any, bool]:
@@ -98,3 +100,20 @@ def problem_fields(
                 if got != info.default:
                     out[name] = got
     return out
+
+
+def problem_choice(
+    page: str, draft: dict[str, Any], names: list[str], label: str
+) -> tuple[str, dict[str, Any], bool]:
+    """The select box of the problems ``names`` (the draft's one chosen, else the first):
+    ``(name, the draft's problem part, changed)``.  A new choice starts the problem part
+    afresh (``draft["problem"] = {"name": name}``)."""
+    problem: dict[str, Any] = draft.setdefault("problem", {"name": names[0]})
+    current = str(problem.get("name", names[0])).lower()
+    key = drafts.wkey(page, "problem")
+    seed(key, current if current in names else names[0])
+    name = st.selectbox(label, names, key=key, format_func=lambda n: get_problem(n).title or n)
+    changed = name != current
+    if changed:
+        problem = draft["problem"] = {"name": name}
+    return name, problem, changed

@@ -12,7 +12,7 @@ from typing import Any
 import streamlit as st
 
 from optlab.problem import Surface, get_problem, list_problems
-from optlab.ui.forms.problem_form import problem_fields
+from optlab.ui.forms.problem_form import problem_choice, problem_fields
 from optlab.ui.forms.widgets import seed
 from optlab.ui.state import draft as drafts
 
@@ -39,19 +39,7 @@ def _apply_pending(page: str, draft: dict[str, Any], name: str) -> None:
 
 def surface_setup(page: str, draft: dict[str, Any]) -> type[Surface]:
     """Widgets for the problem part of ``draft`` (edited in place); returns the problem class."""
-    names = surface_names()
-    problem: dict[str, Any] = draft.setdefault("problem", {"name": names[0]})
-    current = str(problem.get("name", names[0])).lower()
-    key = drafts.wkey(page, "problem")
-    seed(key, current if current in names else names[0])
-    name = st.selectbox(
-        "Surface",
-        names,
-        key=key,
-        format_func=lambda n: get_problem(n).title or n,
-    )
-    if name != current:
-        problem = draft["problem"] = {"name": name}
+    name, problem, _ = problem_choice(page, draft, surface_names(), "Surface")
     cls = get_problem(name)
     assert issubclass(cls, Surface), name  # the names offered are surfaces
     st.caption(cls.description)

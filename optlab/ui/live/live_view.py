@@ -62,17 +62,15 @@ def _surface_charts(
 ) -> None:
     from optlab.spec import parse_spec
 
-    upto = None  # the player (build_player) replays the paths in the browser
     spec = parse_spec(data.spec)
     problem = spec.problem.build()
     points = figures.LIVE_POINTS if data.active else figures.MAX_POINTS
-    fig = figures.contour_figure(problem, data.runs, start=start, upto=upto, max_points=points)
+    fig = figures.contour_figure(problem, data.runs, start=start, max_points=points)
     if fit:  # the readout above names each run in its colour: the legend's rows go to the plot
         fig = _no_legend(fig)
     player = build_player(
         fig,
         data.runs,
-        upto=upto,
         ident=data.id,
         group=key,
         live=data.active,
@@ -93,10 +91,10 @@ def _surface_charts(
         on_click(click)
     left, right = st.columns(2)
     with left:
-        fig = _no_legend(figures.loss_figure(data.runs, upto=upto, max_points=points))
+        fig = _no_legend(figures.loss_figure(data.runs, max_points=points))
         live_chart(fig, key=f"{key}:loss", height=340, cursor=key)
     with right:
-        fig = _no_legend(figures.lr_figure(data.runs, upto=upto, max_points=points))
+        fig = _no_legend(figures.lr_figure(data.runs, max_points=points))
         analysis = analysis_for(data.spec)
         if analysis is not None:  # each SGD run's stability limit (issue 12 §3)
             add_stability_lines(fig, analysis, int(data.spec.get("steps") or 1))

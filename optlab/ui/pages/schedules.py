@@ -30,6 +30,7 @@ from optlab.ui.charts.schedule_gallery import (
 from optlab.ui.forms.hyperparam_form import log_input
 from optlab.ui.forms.scheduler_form import scheduler_editor
 from optlab.ui.forms.widgets import fmt_num, new_uid, seed
+from optlab.ui.frame.sidebar import presets_section
 from optlab.ui.markdown_text import md_text
 from optlab.ui.state import draft as drafts
 from optlab.ui.state.validation import show_errors, validate
@@ -170,16 +171,7 @@ def render() -> None:
         _load(DEFAULT)
         state = drafts.get(PAGE) or {}
     with st.sidebar:
-        st.subheader("Presets")
-        for p in presets.for_page(PAGE):
-            st.button(
-                p.title,
-                key=f"preset:{PAGE}:{p.key}",
-                help=p.blurb,
-                width="stretch",
-                on_click=_load,
-                args=(p.spec,),
-            )
+        presets_section(PAGE, _load)
     left, right = st.columns([5, 7], gap="large")
     with left:
         steps, groups, factor = _editor(state)

@@ -15,26 +15,15 @@ from optlab.problem import Surface, get_problem
 from optlab.ui import presets, theme
 from optlab.ui.charts.figures import CONTOUR_STATIC, contour_figure
 from optlab.ui.charts.live_chart import live_chart
-from optlab.ui.forms.pitfall_notes import show_run_warnings
-from optlab.ui.forms.runs_editor import runs_editor, show_run_errors
-from optlab.ui.forms.surface_setup import (
-    problem_identity,
-    request_start,
-    surface_names,
-    surface_setup,
-)
+from optlab.ui.forms.runs_editor import runs_editor
+from optlab.ui.forms.surface_setup import request_start, surface_names, surface_setup
 from optlab.ui.frame.curvature_panel import curvature_panel
 from optlab.ui.frame.lr_finder import lr_finder
-from optlab.ui.frame.present import controls_shown, present_toggle, presenting, url_flags
-from optlab.ui.frame.run_bar import is_active, run_bar
-from optlab.ui.frame.sidebar import open_page, share_section, upload_section
-from optlab.ui.frame.sweep_this import sweep_this
-from optlab.ui.frame.teach import code_section
+from optlab.ui.frame.present import controls_shown, presenting
+from optlab.ui.frame.run_page import check_and_run, editor_columns, page_end
+from optlab.ui.frame.sidebar import open_page
 from optlab.ui.live.live_view import live_view
-from optlab.ui.services import experiment_or_none
-from optlab.ui.state import draft as drafts
 from optlab.ui.state import page_state
-from optlab.ui.state.validation import validate
 
 PAGE = "surfaces"
 DEFAULT = presets.get("sgdm_adam_rosenbrock").spec
@@ -100,9 +89,8 @@ def render() -> None:
     present = presenting(PAGE)
     editing = controls_shown(PAGE)
     if editing:
-        left, right = st.columns([5, 7], gap="large")
+        left, right, bar = editor_columns()
         with left:
-            bar = st.container()
             cls = surface_setup(PAGE, draft)
             st.markdown("#### Runs")
             boxes = runs_editor(PAGE, draft, steps=int(draft.get("steps") or 500), model=False)
@@ -113,17 +101,9 @@ def render() -> None:
     else:  # a students' link: no editor, the chart across the page
         bar, right, boxes = st.container(), st.container(), []
         cls = _surface_class(draft)
-    spec, errors = validate(draft)
-    show_run_errors(boxes, errors)
-    show_run_warnings(boxes, spec)  # optlab check's pitfalls, on their run's card
-    with bar:
-        run_bar(PAGE, spec, errors, busy=is_active(page_state.shown(PAGE)), narrow=present)
-    exp_id = page_state.shown(PAGE)
+    shown = check_and_run(PAGE, draft, bar, boxes, narrow=present)
+    spec, exp_id = shown.spec, shown.exp_id
     height = theme.FIT_CONTOUR_HEIGHT if present else theme.CONTOUR_HEIGHT
-    stored = experiment_or_none(exp_id) if exp_id else None
-    if exp_id and (stored is None or problem_identity(stored["spec"]) != problem_identity(draft)):
-        page_state.show(PAGE, None)  # the form moved to another surface: a new experiment
-        exp_id = None
     with right:
         if exp_id:
             live_view(
@@ -138,14 +118,4 @@ def render() -> None:
         curvature_panel(spec.to_dict() if spec is not None else None, CHART_KEY)
         if editing:  # the finder is an editor action: not in presenter mode or on a students' link
             lr_finder(PAGE, draft, spec, model=False)
-    if spec is not None and not present:
-        code_section(spec)
-    present_toggle(PAGE, present)
-    with st.sidebar:
-        share_section(
-            draft=draft, spec=spec, shown=exp_id, shown_name=(stored or {}).get("name", "")
-        )
-        upload_section(PAGE, _load)
-        sweep_this(PAGE, draft, model=False)
-    drafts.put(PAGE, draft)
-    page_state.sync_url(PAGE, draft, url_flags(present))
+    page_end(PAGE, draft, shown, _load, present=present, model=False)
