@@ -93,7 +93,6 @@ function inspectorRender(st, shown) {
 
 function arrowsCanvas(st) {
   const gd = st.gd;
-  const sz = gd._fullLayout._size;
   let cv = st.arrowCanvas;
   if (!cv) {
     cv = st.arrowCanvas = document.createElement("canvas");
@@ -104,21 +103,7 @@ function arrowsCanvas(st) {
     gd.parentElement.style.position = "relative";
     gd.parentElement.append(cv);
   }
-  const ratio = window.devicePixelRatio || 1;
-  const w = Math.round(sz.w * ratio);
-  const h = Math.round(sz.h * ratio);
-  if (cv.width !== w || cv.height !== h) {
-    cv.width = w;
-    cv.height = h;
-  }
-  cv.style.left = `${gd.offsetLeft + sz.l}px`;
-  cv.style.top = `${gd.offsetTop + sz.t}px`;
-  cv.style.width = `${sz.w}px`;
-  cv.style.height = `${sz.h}px`;
-  const ctx = cv.getContext("2d");
-  ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
-  ctx.clearRect(0, 0, sz.w, sz.h);
-  return [cv, ctx];
+  return [cv, overPlot(gd, cv)]; // player.js: the plot area's box, as the paths' canvas
 }
 
 function arrow(ctx, x0, y0, dx, dy, color, dash, width) {
