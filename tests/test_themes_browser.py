@@ -3,7 +3,8 @@
 A locked field's value stays readable (WCAG contrast of its painted ink against its
 painted background 4.5:1 or more, computed from the browser's computed colours) yet
 clearly dimmer than an enabled field's, its box dashed; a disabled button looks
-disabled (dashed border, muted label, not-allowed cursor) and its label still reads.
+disabled (dashed border, muted label, not-allowed cursor) and its label still reads; so
+does a locked field's own label.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ def test_disabled_fields_and_buttons_read_and_look_disabled(
             timeout=60_000
         )
         page.wait_for_timeout(500)  # the theme's style block
-        for kind, selector in FIELDS.items():
+        for i, (kind, selector) in enumerate(FIELDS.items()):
             on = _paint(page, f".st-key-demo-on {selector}")
             off = _paint(page, f".st-key-demo-off {selector}")
             assert page.locator(f".st-key-demo-off {selector}").is_disabled()
@@ -62,6 +63,8 @@ def test_disabled_fields_and_buttons_read_and_look_disabled(
             assert c_off <= 0.75 * c_on, (kind, look, c_off, c_on)  # clearly dimmer
             assert (on["frame"], off["frame"]) == ("solid", "dashed"), (kind, on, off)
             assert off["cursor"] == "not-allowed", (kind, off)
+            label = _paint(page, f".st-key-demo-off [data-testid=stWidgetLabel] p >> nth={i}")
+            assert contrast(label["ink"], label["bg"]) >= 4.5, (kind, look, label)
         button = "[data-testid^=stBaseButton]"
         on = _paint(page, f".st-key-demo-on {button}")
         off = _paint(page, f".st-key-demo-off {button}")

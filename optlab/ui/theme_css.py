@@ -52,7 +52,10 @@ def disabled_css(ink: str, fill: str, border: str) -> str:
 """
 
 
-LIGHT_CSS = f"<style>{disabled_css('#5c606b', '#ececea', '#8a8d94')}</style>"
+#: light: Streamlit fades a disabled widget's label too (2.3:1); dark and projector ink theirs
+LIGHT_CSS = f"""<style>{disabled_css("#5c606b", "#ececea", "#8a8d94")}
+  [data-testid="stWidgetLabel"][disabled] :is(p, span) {{ color: #5c606b !important; }}
+</style>"""
 
 DARK_CSS = f"""
 <style>
