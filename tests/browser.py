@@ -220,8 +220,9 @@ def contrast(a: list[float], b: list[float]) -> float:
     return (hi + 0.05) / (lo + 0.05)
 
 
-#: every Plotly chart's colour bar on the page: its title text, the title's box, its tick
-#: labels' boxes and the chart's SVG box ([left, top, right, bottom] in the viewport)
+#: every Plotly chart's colour bar on the page: its title text, the title's box, whether
+#: it is drawn upright (not turned), its tick labels' boxes and the chart's SVG box
+#: ([left, top, right, bottom] in the viewport)
 COLORBARS_JS = """() => {
     const box = (el) => {
         const b = el.getBoundingClientRect();
@@ -233,6 +234,8 @@ COLORBARS_JS = """() => {
             return {
                 text: title ? title.textContent : null,
                 title: title ? box(title) : null,
+                upright: !!title && ![title, title.parentElement].some(
+                    (e) => /rotate[(] *-?[1-9]/.test(e.getAttribute('transform') || '')),
                 ticks: [...bar.querySelectorAll('.cbaxis text')].map(box),
                 svg: box(gd.querySelector('.main-svg')),
             };
@@ -245,13 +248,14 @@ def _overlap(a: list[float], b: list[float]) -> bool:
 
 
 def check_colorbar_titles(page: Any) -> list[dict[str, Any]]:
-    """Every colour bar on the page has its title drawn whole inside its chart's SVG and
-    clear of its tick labels (AssertionError otherwise); the bars found."""
+    """Every colour bar on the page has its title drawn upright, whole inside its chart's
+    SVG and clear of its tick labels (AssertionError otherwise); the bars found."""
     bars: list[dict[str, Any]] = page.evaluate(COLORBARS_JS)
     assert bars, "no colour bar on the page"
     for bar in bars:
         title, svg = bar["title"], bar["svg"]
         assert bar["text"] and title is not None, bar
+        assert bar["upright"], ("a turned title (reads sideways, by the edge)", bar)
         assert title[2] - title[0] > 0 and title[3] - title[1] > 0, bar
         assert svg[0] <= title[0] and title[2] <= svg[2], ("title outside the SVG", bar)
         assert svg[1] <= title[1] and title[3] <= svg[3], ("title outside the SVG", bar)

@@ -17,6 +17,7 @@ from urllib.parse import urlparse
 import pytest
 
 from optlab.ui.state import share
+from tests.browser import check_colorbar_titles
 
 pytestmark = pytest.mark.browser
 
@@ -191,6 +192,7 @@ def test_contour_and_player_fit_1280x720(dashboard_url: str, chromium: Any) -> N
                     box = page.locator(part).first.bounding_box()
                     assert box is not None and box["y"] >= 0, (part, box)
                     assert box["y"] + box["height"] <= 720, (part, box)
+            check_colorbar_titles(page)  # the fitted contour's colour bar title whole
             page.screenshot(path=str(shots / f"fit_{name}.png"))
     finally:
         context.close()

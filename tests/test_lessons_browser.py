@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from tests.browser import PAINT_JS, check_colorbar_titles, contrast
+
 pytestmark = pytest.mark.browser
 
 
@@ -138,7 +140,49 @@ def test_scene_screenshot_in_each_theme(dashboard_url: str, chromium: Any, look:
         assert page.evaluate(_BOXES)["canvas"] is None
         strip = _strip_above(page, boxes["plot"])
         assert abs(strip - paper).max() < 40, "a path drawn above the plot (Plotly)"
+        check_colorbar_titles(page)  # "f" whole, inside the SVG, clear of the ticks
         SHOTS.mkdir(exist_ok=True)
         page.screenshot(path=str(SHOTS / f"lesson_{look}.png"))
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("look", ["dark", "projector"])
+def test_locked_control_and_first_scene_read_at_1280x720(
+    dashboard_url: str, chromium: Any, look: str
+) -> None:
+    """The first scene of momentum_valley at 1280x720: its locked condition number reads
+    (WCAG contrast of the painted value on its painted box 4.5:1 or more) yet is clearly
+    dimmer than the free lr beside it; Previous (disabled: the first scene) looks unlike
+    Next (border, cursor, label ink) and its label still reads."""
+    from playwright.sync_api import expect
+
+    context = chromium.new_context(viewport={"width": 1280, "height": 720})
+    try:
+        page = context.new_page()
+        page.goto(f"{dashboard_url}/lessons?lesson=momentum_valley&scene=1&theme={look}")
+        locked = page.get_by_role("spinbutton", name=re.compile("condition number"))
+        expect(locked).to_be_disabled(timeout=60_000)
+        free = page.get_by_role("spinbutton", name=re.compile("lr of the second run"))
+        expect(free).to_be_enabled()
+        page.wait_for_timeout(500)  # the theme's style block
+        off, on = locked.evaluate(PAINT_JS), free.evaluate(PAINT_JS)
+        assert locked.input_value() == "50"  # kappa, the value a class must read
+        c_off, c_on = contrast(off["ink"], off["bg"]), contrast(on["ink"], on["bg"])
+        assert 4.5 <= c_off <= 0.75 * c_on, (c_off, c_on, off, on)
+        previous = page.get_by_role("button", name="Previous")
+        following = page.get_by_role("button", name="Next")
+        expect(previous).to_be_disabled()
+        expect(following).to_be_enabled()
+        p_box, n_box = previous.evaluate(PAINT_JS), following.evaluate(PAINT_JS)
+        p_ink = previous.locator("p").evaluate(PAINT_JS)
+        n_ink = following.locator("p").evaluate(PAINT_JS)
+        assert (p_box["cursor"], n_box["cursor"]) == ("not-allowed", "pointer")
+        assert p_box["border"] != n_box["border"] and p_box["border"].startswith("dashed")
+        c_prev, c_next = contrast(p_ink["ink"], p_ink["bg"]), contrast(n_ink["ink"], n_ink["bg"])
+        assert 4.5 <= c_prev <= 0.75 * c_next, (c_prev, c_next)
+        page.mouse.move(1270, 710)
+        SHOTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(SHOTS / f"lesson_locked_first_{look}.png"))
     finally:
         context.close()
