@@ -184,3 +184,93 @@ def wait_until(page: Any, cond: Callable[[], Any], timeout: float, what: str) ->
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
         page.wait_for_timeout(200)
+
+
+# ---------------------------------------------------------------- computed colours
+
+#: `(el) => {ink, bg, ...}`: the RGB (0-255) that `el`'s text and its background end up
+#: as on screen (every ancestor's background and opacity composited, the canvas white),
+#: its text taken from -webkit-text-fill-color (what an input's value is painted with),
+#: and its border style, border colour and cursor.
+PAINT_JS = """(el) => {
+    const rgba = (s) => {
+        const m = (s.match(/[\\d.]+/g) || [0, 0, 0, 0]).map(Number);
+        return [m[0], m[1], m[2], m.length > 3 ? m[3] : 1];
+    };
+    const over = (top, base) => top.slice(0, 3).map((c, i) => c * top[3] + base[i] * (1 - top[3]));
+    const chain = [];
+    for (let e = el; e; e = e.parentElement) chain.unshift(e);
+    const paint = (i, base, ink) => {
+        const s = getComputedStyle(chain[i]);
+        const b = over(rgba(s.backgroundColor), base);
+        const inner = i === chain.length - 1 ? (ink ? over(ink, b) : b) : paint(i + 1, b, ink);
+        const o = Number(s.opacity);
+        return inner.map((c, k) => c * o + base[k] * (1 - o));
+    };
+    const s = getComputedStyle(el);
+    const white = [255, 255, 255];
+    return {
+        ink: paint(0, white, rgba(s.webkitTextFillColor || s.color)),
+        bg: paint(0, white, null),
+        border: s.borderTopStyle + ' ' + s.borderTopColor,
+        cursor: s.cursor,
+        weight: s.fontWeight,
+    };
+}"""
+
+
+def contrast(a: list[float], b: list[float]) -> float:
+    """WCAG 2 contrast ratio of two sRGB colours (0-255 each)."""
+
+    def luminance(rgb: list[float]) -> float:
+        lin = [
+            c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+            for c in (v / 255 for v in rgb)
+        ]
+        return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+    hi, lo = sorted((luminance(a), luminance(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+#: every Plotly chart's colour bar on the page: its title text, the title's box, whether
+#: it is drawn upright (not turned), its tick labels' boxes and the chart's SVG box
+#: ([left, top, right, bottom] in the viewport)
+COLORBARS_JS = """() => {
+    const box = (el) => {
+        const b = el.getBoundingClientRect();
+        return [b.left, b.top, b.right, b.bottom];
+    };
+    return [...document.querySelectorAll('.js-plotly-plot')].flatMap((gd) =>
+        [...gd.querySelectorAll('.colorbar')].map((bar) => {
+            const title = bar.querySelector('.cbtitle text');
+            return {
+                text: title ? title.textContent : null,
+                title: title ? box(title) : null,
+                upright: !!title && ![title, title.parentElement].some(
+                    (e) => /rotate[(] *-?[1-9]/.test(e.getAttribute('transform') || '')),
+                ticks: [...bar.querySelectorAll('.cbaxis text')].map(box),
+                svg: box(gd.querySelector('.main-svg')),
+            };
+        }));
+}"""
+
+
+def _overlap(a: list[float], b: list[float]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def check_colorbar_titles(page: Any) -> list[dict[str, Any]]:
+    """Every colour bar on the page has its title drawn upright, whole inside its chart's
+    SVG and clear of its tick labels (AssertionError otherwise); the bars found."""
+    bars: list[dict[str, Any]] = page.evaluate(COLORBARS_JS)
+    assert bars, "no colour bar on the page"
+    for bar in bars:
+        title, svg = bar["title"], bar["svg"]
+        assert bar["text"] and title is not None, bar
+        assert bar["upright"], ("a turned title (reads sideways, by the edge)", bar)
+        assert title[2] - title[0] > 0 and title[3] - title[1] > 0, bar
+        assert svg[0] <= title[0] and title[2] <= svg[2], ("title outside the SVG", bar)
+        assert svg[1] <= title[1] and title[3] <= svg[3], ("title outside the SVG", bar)
+        assert bar["ticks"] and not any(_overlap(title, t) for t in bar["ticks"]), bar
+    return bars

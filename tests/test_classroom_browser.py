@@ -17,6 +17,7 @@ from urllib.parse import urlparse
 import pytest
 
 from optlab.ui.state import share
+from tests.browser import check_colorbar_titles
 
 pytestmark = pytest.mark.browser
 
@@ -151,11 +152,11 @@ _PLOT_BOX = """() => {
 }"""
 
 
-def test_contour_and_player_fit_1280x720_in_presenter_mode(
-    dashboard_url: str, chromium: Any
-) -> None:
-    """Surfaces ?present=1: after the race, with the page at its top, the contour's whole
-    plot area and the player bar are on screen."""
+def test_contour_and_player_fit_1280x720(dashboard_url: str, chromium: Any) -> None:
+    """Surfaces ?present=1, and a lesson's scene in normal mode (sidebar shown; the longest
+    caption, a question, three controls): after the race, with the page at its top, the
+    contour's whole plot area and the player bar are on screen, and for the lesson its
+    caption and Run, without the page having scrolled."""
     from playwright.sync_api import expect
 
     shots = __import__("pathlib").Path("/tmp/wtfit")
@@ -163,7 +164,10 @@ def test_contour_and_player_fit_1280x720_in_presenter_mode(
     context = chromium.new_context(viewport={"width": 1280, "height": 720})
     try:
         page = context.new_page()
-        for name, path in (("surfaces_present", "?present=1&theme=projector"),):
+        for name, path in (
+            ("surfaces_present", "?present=1&theme=projector"),
+            ("lesson_valley", "lessons?lesson=momentum_valley&scene=2"),
+        ):
             page.goto(f"{dashboard_url}/{path}")
             if name != "surfaces_present":  # the scene's question first
                 page.get_by_role("radio").first.check(force=True, timeout=60_000)
@@ -175,14 +179,20 @@ def test_contour_and_player_fit_1280x720_in_presenter_mode(
             )
             page.wait_for_timeout(1500)  # the final full rerun after the race
             page.mouse.move(1270, 710)  # no tooltip from a mouse resting on Run
-            page.evaluate("() => document.querySelector('[data-testid=stMain]').scrollTo(0, 0)")
+            main = "document.querySelector('[data-testid=stMain]')"
+            if name.startswith("lesson"):  # nothing scrolled the page (Run, the race)
+                assert page.evaluate(f"() => {main}.scrollTop") == 0
+            page.evaluate(f"() => {main}.scrollTo(0, 0)")
             top, bottom = page.evaluate(_PLOT_BOX)
             assert top >= 0 and bottom <= 720, (name, top, bottom)
             bar = page.locator(".optlab-player").first.bounding_box()
             assert bar is not None and bar["y"] >= 0 and bar["y"] + bar["height"] <= top, bar
             if name.startswith("lesson"):
-                box = page.locator(".st-key-optlab-caption").bounding_box()
-                assert box is not None and box["y"] >= 0 and box["y"] + box["height"] <= 720
+                for part in (".st-key-optlab-caption", ".st-key-optlab-lesson-run button"):
+                    box = page.locator(part).first.bounding_box()
+                    assert box is not None and box["y"] >= 0, (part, box)
+                    assert box["y"] + box["height"] <= 720, (part, box)
+            check_colorbar_titles(page)  # the fitted contour's colour bar title whole
             page.screenshot(path=str(shots / f"fit_{name}.png"))
     finally:
         context.close()

@@ -22,7 +22,7 @@ from functools import lru_cache
 from typing import Any
 
 from optlab.ui import theme as light
-from optlab.ui.theme_css import DARK_CSS, PROJECTOR_CSS
+from optlab.ui.theme_css import DARK_CSS, LIGHT_CSS, PROJECTOR_CSS
 
 NAMES = ("light", "dark", "projector")
 #: the session-state key of the chosen theme (``optlab.ui.frame.look``)
@@ -47,7 +47,7 @@ class Theme:
 
 
 THEMES: dict[str, Theme] = {
-    "light": Theme("light", light.PALETTE),
+    "light": Theme("light", light.PALETTE, css=LIGHT_CSS),
     "dark": Theme(
         "dark",
         ("#648FFF", "#F0E442", "#009E73", "#FFFFFF", "#88CCEE", "#999933", "#DC267F", "#FE6100"),

@@ -106,7 +106,7 @@ def traces(problem_name: str, params_json: str) -> tuple[dict[str, Any], dict[st
             "cmax": hi,
             "colorscale": theme.CONTOUR_SCALE,
             "showscale": True,
-            "colorbar": {"title": {"text": title, "side": "right"}, "thickness": 14, "len": 0.9},
+            "colorbar": {"title": {"text": title, "side": "top"}, "thickness": 14, "len": 0.9},
         },
     }
     return image, colorbar

@@ -130,25 +130,35 @@ function overlayCanvas(gd, className) {
   return cv;
 }
 
+function plotBox(gd) {
+  // The plot area's rectangle in the chart's div, from the axes themselves: a contour's
+  // image trace ties y's scale to x's (scaleanchor, constrain "domain"), so the plot area
+  // can be smaller than the margins' box (fl._size), and l2p counts from the axis start.
+  const fl = gd._fullLayout;
+  return { l: fl.xaxis._offset, t: fl.yaxis._offset, w: fl.xaxis._length, h: fl.yaxis._length };
+}
+
 function fitCanvas(gd, cv) {
-  // sizes the canvas to the plot area (device pixels), places it there, shows it and
-  // clears it; returns its 2d context in CSS pixels of the plot area
-  const sz = gd._fullLayout._size;
+  // Lay the canvas exactly over the plot area (device pixels), show it and clear it;
+  // returns its 2-d context in plot-area CSS pixels: the canvas's edges clip what is
+  // drawn to the axes' box (a path that leaves the plot ends at its edge, never over
+  // the title or the legend).
+  const box = plotBox(gd);
   const ratio = window.devicePixelRatio || 1;
-  const w = Math.round(sz.w * ratio);
-  const h = Math.round(sz.h * ratio);
+  const w = Math.round(box.w * ratio);
+  const h = Math.round(box.h * ratio);
   if (cv.width !== w || cv.height !== h) {
     cv.width = w;
     cv.height = h;
   }
-  cv.style.left = `${gd.offsetLeft + sz.l}px`;
-  cv.style.top = `${gd.offsetTop + sz.t}px`;
-  cv.style.width = `${sz.w}px`;
-  cv.style.height = `${sz.h}px`;
+  cv.style.left = `${gd.offsetLeft + box.l}px`;
+  cv.style.top = `${gd.offsetTop + box.t}px`;
+  cv.style.width = `${box.w}px`;
+  cv.style.height = `${box.h}px`;
   cv.style.display = "block";
   const ctx = cv.getContext("2d");
   ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
-  ctx.clearRect(0, 0, sz.w, sz.h);
+  ctx.clearRect(0, 0, box.w, box.h);
   return ctx;
 }
 

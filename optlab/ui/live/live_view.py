@@ -164,11 +164,13 @@ def live_view(
     after: Callable[[ExperimentData], Any] | None = None,
     autoplay: bool = False,
     fit: bool = False,
+    headline: bool = True,
 ) -> ExperimentData:
     """Status, charts and summary of ``exp_id``, polling while it runs.
 
     ``fit`` (presenter mode, lessons): a lower contour without its legend, so that the
-    whole plot area, the status lines and the player bar fit a 1280x720 screen."""
+    whole plot area, the status lines and the player bar fit a 1280x720 screen;
+    ``headline=False`` (lessons) drops the status's title line (see ``status_bar``)."""
     first = load(exp_id)
     was_active = first.active
     inline = [True]  # the first call runs inside this full run; later ones are polls
@@ -177,7 +179,7 @@ def live_view(
     def panel() -> None:
         in_full_run, inline[0] = inline[0], False
         data = load(exp_id)
-        status_bar(data, on_cancel=lambda run: _cancel(exp_id, run), key=key)
+        status_bar(data, on_cancel=lambda run: _cancel(exp_id, run), key=key, headline=headline)
         if data.is_surface:
             _surface_charts(data, key, start, on_click, autoplay, fit)
         else:

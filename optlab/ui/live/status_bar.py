@@ -62,14 +62,22 @@ def status_bar(
     *,
     on_cancel: Callable[[int | None], None],
     key: str,
+    headline: bool = True,
 ) -> None:
-    """Title line, run chips, a progress bar while active and the Cancel controls."""
-    state = {"queued": "waiting for a worker…", "running": "running"}.get(data.status, data.status)
-    title = html.escape(data.name or data.id)
-    st.markdown(
-        f"<div style='font-size:1.1rem'><b>{title}</b> · <code>{data.id}</code> · {state}</div>",
-        unsafe_allow_html=True,
-    )
+    """Title line, run chips, a progress bar while active and the Cancel controls.
+
+    ``headline=False`` (a lesson's race, under the scene's own title) leaves out the
+    title line; the chips and the progress line still say each run's state."""
+    if headline:
+        state = {"queued": "waiting for a worker…", "running": "running"}.get(
+            data.status, data.status
+        )
+        title = html.escape(data.name or data.id)
+        st.markdown(
+            f"<div style='font-size:1.1rem'><b>{title}</b> · <code>{data.id}</code> · "
+            f"{state}</div>",
+            unsafe_allow_html=True,
+        )
     if data.status in ("failed", "interrupted") and data.message:
         st.warning(data.message)
     st.markdown(chips_html(data), unsafe_allow_html=True)

@@ -4,12 +4,13 @@
 scenes and the URL follows, so students open the same scene on their laptops.
 ``?present=1`` (or the toggle) is presenter mode: no controls, no sidebar, the chart
 across the whole width, the caption large; ``?controls=0`` hides the controls only.
-A scene's question hides the race until it is answered.
+A scene's question hides the race until it is answered.  The scene fills a left column,
+the race a right one: at 1280x720 both are on screen without scrolling.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import streamlit as st
 
@@ -24,6 +25,8 @@ from optlab.ui.state import client, page_state, view
 PAGE = "lessons"
 _SCENE = "optlab:lesson:scene:"
 _ANSWER = "optlab:lesson:answer:"
+#: px: three number inputs in one row of the scene's column at 1280x720
+_NARROW_INPUT = 120
 
 
 def _index() -> None:
@@ -62,7 +65,9 @@ def _move(lesson: lessons.Lesson, k: int) -> None:
 
 
 def _controls(lesson: lessons.Lesson, k: int, scene: lessons.Scene) -> dict[str, Any]:
+    """The scene's number inputs side by side (three share a row of the scene's column)."""
     values: dict[str, Any] = {}
+    width: int | Literal["stretch"] = "stretch" if len(scene.controls) < 3 else _NARROW_INPUT
     for c in scene.controls:
         default = lessons.get_path(scene.spec, c.path)
         locked = c.path in scene.locked
@@ -82,6 +87,7 @@ def _controls(lesson: lessons.Lesson, k: int, scene: lessons.Scene) -> dict[str,
             key=f"lesson:{lesson.name}:{k}:{c.path}",
             help="locked in this scene" if locked else None,
             format=None if integer else "%g",
+            width=width,
             **kwargs,
         )
         if not locked:
@@ -90,13 +96,11 @@ def _controls(lesson: lessons.Lesson, k: int, scene: lessons.Scene) -> dict[str,
 
 
 def _question(lesson: lessons.Lesson, k: int, scene: lessons.Scene) -> bool:
-    """Ask the scene's question; True once answered (or when there is none)."""
+    """Ask the scene's question (in the race's column); True once answered (or none)."""
     if scene.question is None:
         return True
     key = f"{_ANSWER}{lesson.name}:{k}"
-    answer = st.session_state.get(key)
-    if answer is not None:
-        st.success(f"**{scene.question}** — you answered **{answer}**.")
+    if st.session_state.get(key) is not None:
         return True
     with st.container(border=True, key="optlab-question"):
         choice = st.radio(scene.question, scene.choices, index=None, key=f"{key}:radio")
@@ -107,39 +111,61 @@ def _question(lesson: lessons.Lesson, k: int, scene: lessons.Scene) -> bool:
     return False
 
 
+def _answered(lesson: lessons.Lesson, k: int, scene: lessons.Scene) -> None:
+    """The class's answer, one line beside Run (the race's column keeps its height)."""
+    answer = st.session_state.get(f"{_ANSWER}{lesson.name}:{k}")
+    if scene.question is not None and answer is not None:
+        st.caption(f"{scene.question} — you answered **{answer}**.", width="stretch")
+
+
 def _nav(lesson: lessons.Lesson, k: int) -> None:
+    """Previous / next, then the scene's number and the lesson's title in small print."""
     n = len(lesson.scenes)
-    cols = st.columns([1, 1, 4], vertical_alignment="center")
-    cols[0].button(
+    row = st.container(horizontal=True, vertical_alignment="center", key="optlab-lesson-nav")
+    row.button(
         "Previous", icon=":material/arrow_back:", disabled=k <= 1, on_click=_move,
-        args=(lesson, k - 1), key="lesson:prev", width="stretch",
+        args=(lesson, k - 1), key="lesson:prev",
     )  # fmt: skip
-    cols[1].button(
+    row.button(
         "Next", icon=":material/arrow_forward:", disabled=k >= n, on_click=_move,
-        args=(lesson, k + 1), key="lesson:next", width="stretch",
+        args=(lesson, k + 1), key="lesson:next",
     )  # fmt: skip
-    cols[2].markdown(f"**Scene {k} of {n}** · {lesson.title}")
+    row.caption(f"**Scene {k} of {n}** · {lesson.title}", width="stretch")
 
 
-def _results(lesson: lessons.Lesson, k: int, spec: Any) -> None:
-    slot = f"lessons:{lesson.name}:{k}"
-    if st.button("Run", type="primary", icon=":material/play_arrow:", key="lesson:run"):
-        submit(slot, spec)
-    exp_id = page_state.shown(slot)
+def _run(lesson: lessons.Lesson, k: int, scene: lessons.Scene, spec: Any) -> None:
+    """Run, with the class's answer beside it."""
+    with st.container(
+        horizontal=True, vertical_alignment="center", wrap=False, key="optlab-lesson-run"
+    ):
+        if st.button("Run", type="primary", icon=":material/play_arrow:", key="lesson:run"):
+            submit(f"lessons:{lesson.name}:{k}", spec)
+        _answered(lesson, k, scene)
+
+
+def _race(lesson: lessons.Lesson, k: int, spec: Any) -> None:
+    exp_id = page_state.shown(f"lessons:{lesson.name}:{k}")
     if exp_id and getattr(spec, "sweep", None) is not None:
         seed_band_view(exp_id, key="lesson")  # a sweep scene: the runs over seeds
     elif exp_id:
-        live_view(exp_id, key="lesson", autoplay=True)
+        live_view(exp_id, key="lesson", autoplay=True, fit=True, headline=False)
     elif getattr(spec, "sweep", None) is not None:
         st.caption("Press **Run** to start the sweep; the seed bands fill in epoch by epoch.")
     else:
         st.caption("Press **Run** to start the race; it plays at lecture pace (space pauses).")
 
 
-# a lesson at 1280x720: less empty space above the scene, so the race starts higher
+# A lesson at 1280x720 (issue 13): the scene (navigation, title, caption, controls, Run)
+# in a left column and the race (status, player bar, a fitted contour) in the right one,
+# both from just below Streamlit's header, so the caption, Run and the contour's whole
+# plot area with its player are on screen at once, without scrolling, sidebar shown.
+# Presenter mode's own style (frame/present.py, emitted later) enlarges the caption;
+# Run then heads the race's column.
 _COMPACT_CSS = """<style>
-  [data-testid="stMainBlockContainer"], .block-container { padding-top: 4rem !important; }
-  .st-key-optlab-caption p { margin-bottom: 0.5rem; }
+  [data-testid="stMainBlockContainer"], .block-container { padding-top: 3.75rem !important;
+    padding-left: 2rem !important; padding-right: 2rem !important; }
+  .st-key-optlab-scene h4 { padding: 0.1rem 0 0.3rem 0; }
+  .st-key-optlab-caption p { margin-bottom: 0.5rem; line-height: 1.5; }
 </style>"""
 
 
@@ -161,28 +187,32 @@ def render() -> None:
     show_controls = controls_shown(PAGE)
     k = _scene_index(lesson)
     scene = lesson.scenes[k - 1]
-    _nav(lesson, k)
-    st.markdown(f"## {scene.title}")
-    # The caption heads the left column, next to the chart: at 1280x720 it is on screen
-    # with the race (above the chart, a long caption pushed the chart below the fold;
-    # below the controls, an empty or tall column pushed the caption off-screen).
-    left, right = st.columns([4, 8] if present else [5, 7], gap="large")
-    with left:
+    left, right = st.columns([4, 8] if present else [3, 4], gap="small")
+    with left, st.container(key="optlab-scene", gap="xsmall"):
+        _nav(lesson, k)
+        st.markdown(f"{'###' if present else '####'} {scene.title}")
         with st.container(key="optlab-caption"):
             st.markdown(scene.caption)
         values: dict[str, Any] = {}
         if show_controls and scene.controls:
-            with st.container(key="optlab-lesson-controls"):
+            with st.container(
+                horizontal=True, gap="xsmall", vertical_alignment="bottom",
+                key="optlab-lesson-controls",
+            ):  # fmt: skip
                 values = _controls(lesson, k, scene)
-    spec_dict = lessons.scene_spec(scene, values)
-    with right:
         try:
-            spec = parse_spec(spec_dict)
+            spec = parse_spec(lessons.scene_spec(scene, values))
         except SpecError as exc:
             st.error("\n".join(f"{p}: {m}" for p, m in exc.errors))
             spec = None
-        if _question(lesson, k, scene) and spec is not None:
-            _results(lesson, k, spec)
+    with right:
+        answered = _question(lesson, k, scene)
+    if answered and spec is not None:
+        # Run under the controls; presenting (no controls, a large caption) it heads the race
+        with right if present else left:
+            _run(lesson, k, scene, spec)
+        with right:
+            _race(lesson, k, spec)
     present_toggle(PAGE, present)
     st.query_params.from_dict({**url_flags(present), "lesson": name, "scene": str(k)})
     st.session_state[_SCENE + lesson.name + ":url"] = str(k)
