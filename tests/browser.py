@@ -260,9 +260,7 @@ def _overlap(a: list[float], b: list[float]) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
-def check_colorbar_titles(page: Any) -> list[dict[str, Any]]:
-    """Every colour bar on the page has its title drawn upright, whole inside its chart's
-    SVG and clear of its tick labels (AssertionError otherwise); the bars found."""
+def _colorbar_titles(page: Any) -> list[dict[str, Any]]:
     bars: list[dict[str, Any]] = page.evaluate(COLORBARS_JS)
     assert bars, "no colour bar on the page"
     for bar in bars:
@@ -274,3 +272,17 @@ def check_colorbar_titles(page: Any) -> list[dict[str, Any]]:
         assert svg[1] <= title[1] and title[3] <= svg[3], ("title outside the SVG", bar)
         assert bar["ticks"] and not any(_overlap(title, t) for t in bar["ticks"]), bar
     return bars
+
+
+def check_colorbar_titles(page: Any, timeout: float = 10.0) -> list[dict[str, Any]]:
+    """Every colour bar on the page has its title drawn upright, whole inside its chart's
+    SVG and clear of its tick labels (AssertionError otherwise); the bars found.  Polled
+    for up to ``timeout`` seconds: Plotly may still be laying a bar out after a rerun."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return _colorbar_titles(page)
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+            page.wait_for_timeout(250)

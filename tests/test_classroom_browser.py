@@ -171,8 +171,15 @@ def test_contour_and_player_fit_1280x720(dashboard_url: str, chromium: Any) -> N
             page.goto(f"{dashboard_url}/{path}")
             if name != "surfaces_present":  # the scene's question first
                 page.get_by_role("radio").first.check(force=True, timeout=60_000)
-                page.get_by_role("button", name="Answer").click()
-            page.get_by_role("button", name="Run", exact=True).click(timeout=60_000)
+                answer = page.get_by_role("button", name="Answer")
+                expect(answer).to_be_enabled(timeout=60_000)
+                answer.dispatch_event("click")
+            # dispatched, not clicked: Playwright's click scrolls a button into view when a
+            # rerun's layout shift has it out of view for a moment, and this test checks
+            # that nothing scrolls the page
+            run = page.get_by_role("button", name="Run", exact=True)
+            expect(run).to_be_enabled(timeout=60_000)
+            run.dispatch_event("click")
             expect(page.locator(STEP)).to_be_visible(timeout=60_000)
             expect(page.locator("[data-testid='optlab-run-status']")).not_to_contain_text(
                 "running", timeout=60_000
@@ -180,6 +187,7 @@ def test_contour_and_player_fit_1280x720(dashboard_url: str, chromium: Any) -> N
             page.wait_for_timeout(1500)  # the final full rerun after the race
             page.mouse.move(1270, 710)  # no tooltip from a mouse resting on Run
             main = "document.querySelector('[data-testid=stMain]')"
+            page.wait_for_function(f"() => {main} !== null", timeout=30_000)  # a rerun's DOM
             if name.startswith("lesson"):  # nothing scrolled the page (Run, the race)
                 assert page.evaluate(f"() => {main}.scrollTop") == 0
             page.evaluate(f"() => {main}.scrollTo(0, 0)")
